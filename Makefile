@@ -1,0 +1,41 @@
+# raftgram — see README.md. `make run` starts a dev node, `make test` runs the tests CI runs.
+GO        ?= go
+TLSCHEMA  ?= ../shared/tl
+STATICCHECK_VERSION ?= v0.8.2
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+FUZZTIME  ?= 10m
+
+.PHONY: run build test unit lint tools generate check-generated bench fuzz bench-cluster bench-messages jepsen
+
+build:
+	$(GO) build -o bin/raftgram ./cmd/raftgram
+
+# Single node, embedded storage, 127.0.0.1, dev login code on.
+run: build
+	./bin/raftgram run --dev
+
+tools:
+	@command -v $(GOBIN)/staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: tools
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+
+generate:
+	$(GO) generate ./tl/...
+
+# Regenerating must leave no diff: generated code is committed.
+check-generated: generate
+	git diff --exit-code -- tl/
+
+unit:
+	$(GO) test -race -count=1 -timeout 14m ./...
+
+test: lint check-generated unit
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./tl/... ./gateway/... ./fsm/... ./shard/...
+
+fuzz:
+	./scripts/fuzz-all.sh $(FUZZTIME)
