@@ -1,0 +1,347 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/hashicorp/raft"
+)
+
+// randomLog builds a deterministic pseudo-random log mixing every kind of command and entry: puts, deletes,
+// CAS hits and misses, duplicates, failing appliers, unknown types, poison pills, configuration entries.
+func randomLog(t testing.TB, seed uint64, n int) []*raft.Log {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var logs []*raft.Log
+	for i := 1; i <= n; i++ {
+		idx := uint64(i)
+		switch rng.IntN(20) {
+		case 0:
+			logs = append(logs, &raft.Log{Index: idx, Term: 1, Type: raft.LogConfiguration, Data: []byte("cfg")})
+			continue
+		case 1:
+			logs = append(logs, &raft.Log{Index: idx, Term: 1, Type: raft.LogCommand, Data: []byte{9, 9, 9}})
+			continue
+		}
+		var cmds []Command
+		for j := 0; j < 1+rng.IntN(4); j++ {
+			k := []byte(fmt.Sprintf("k%02d", rng.IntN(30)))
+			c := Command{Time: int64(1000 + i*1000)}
+			if rng.IntN(3) == 0 {
+				c.RequestID = RequestID{byte(rng.IntN(40)) + 1}
+			}
+			switch rng.IntN(7) {
+			case 0, 1:
+				c.Type, c.Payload = TypeKVPut, EncodeKVPut(k, []byte(fmt.Sprint(i, j)))
+			case 2:
+				c.Type, c.Payload = TypeKVDelete, EncodeKVDelete(k)
+			case 3:
+				c.Type, c.Payload = TypeKVCAS, EncodeKVCAS(k, []byte("1 0"), []byte("cas"))
+			case 4:
+				c.Type, c.Payload = typeFail, []byte("x")
+			case 5:
+				c.Type = 999
+			default:
+				c.Type, c.Payload = TypeKVGet, EncodeKVGet(k)
+			}
+			cmds = append(cmds, c)
+		}
+		logs = append(logs, entry(t, idx, cmds...))
+	}
+	return logs
+}
+
+// TestApplyDeterminism: two replicas fed the same log in different ApplyBatch groupings end byte-identical.
+func TestApplyDeterminism(t *testing.T) {
+	logs := randomLog(t, 7, 300)
+	a := openState(t, vfs.NewMem(), "a")
+	defer a.Close()
+	b := openState(t, vfs.NewMem(), "b")
+	defer b.Close()
+	ra := applyAll(t, a.Shard(3), logs)
+	var rb []*EntryResult
+	for i := 0; i < len(logs); {
+		n := 1 + i%13
+		if i+n > len(logs) {
+			n = len(logs) - i
+		}
+		rb = append(rb, applyAll(t, b.Shard(3), logs[i:i+n])...)
+		i += n
+	}
+	if !reflect.DeepEqual(ra, rb) {
+		t.Fatal("results differ between replicas")
+	}
+	da, db := dump(t, a, 3), dump(t, b, 3)
+	if !reflect.DeepEqual(da, db) {
+		t.Fatalf("state differs: %d vs %d keys", len(da), len(db))
+	}
+	if a.Shard(3).AppliedIndex() != 300 || b.Shard(3).AppliedIndex() != 300 {
+		t.Fatal("applied index")
+	}
+	if len(da) < 10 {
+		t.Fatalf("suspiciously small state: %d keys", len(da))
+	}
+}
+
+func TestIdempotence(t *testing.T) {
+	st := openState(t, vfs.NewMem(), "s")
+	defer st.Close()
+	sm := st.Shard(1)
+	id := RequestID{42}
+	incr := Command{Type: typeIncr, RequestID: id, Time: 5000, Payload: []byte("a")}
+	r := applyAll(t, sm, []*raft.Log{entry(t, 1, incr)})[0]
+	if r.Err != nil || r.Results[0].Err != nil || r.Results[0].Duplicate {
+		t.Fatalf("first: %+v", r)
+	}
+	first := r.Results[0].Value
+	// Retried under another payload and later time: same first result, no second effect.
+	dup := incr
+	dup.Payload, dup.Time = []byte("b"), 6000
+	r = applyAll(t, sm, []*raft.Log{entry(t, 2, dup, dup)})[0]
+	for _, res := range r.Results {
+		if !res.Duplicate || !bytes.Equal(res.Value, first) || res.Err != nil {
+			t.Fatalf("duplicate: %+v", res)
+		}
+	}
+	if v, _, _ := st.Read(1, []byte("counter")); !bytes.Equal(v, first) {
+		t.Fatalf("counter moved: %x", v)
+	}
+	// An error result is remembered too.
+	fail := Command{Type: TypeKVCAS, RequestID: RequestID{43}, Time: 7000, Payload: EncodeKVCAS([]byte("x"), []byte("no"), []byte("y"))}
+	r = applyAll(t, sm, []*raft.Log{entry(t, 3, fail)})[0]
+	var ae *ApplyError
+	if !errors.As(r.Results[0].Err, &ae) || ae.Code != CodeCASMismatch {
+		t.Fatalf("cas: %+v", r.Results[0])
+	}
+	put := Command{Type: TypeKVPut, Time: 7001, Payload: EncodeKVPut([]byte("x"), []byte("no"))}
+	fail.Time = 8000
+	r = applyAll(t, sm, []*raft.Log{entry(t, 4, put, fail)})[0]
+	if !r.Results[1].Duplicate || !errors.As(r.Results[1].Err, &ae) || ae.Code != CodeCASMismatch {
+		t.Fatalf("remembered error: %+v", r.Results[1])
+	}
+	if v, _, _ := st.Read(1, []byte("x")); string(v) != "no" {
+		t.Fatalf("duplicate CAS applied: %q", v)
+	}
+}
+
+func TestDedupExpires(t *testing.T) {
+	st := openState(t, vfs.NewMem(), "s")
+	defer st.Close()
+	sm := st.Shard(1)
+	w := DedupWindow.Milliseconds()
+	for i := 1; i <= 20; i++ {
+		c := Command{Type: TypeKVPut, RequestID: RequestID{byte(i)}, Time: int64(i), Payload: EncodeKVPut([]byte("k"), nil)}
+		applyAll(t, sm, []*raft.Log{entry(t, uint64(i), c)})
+	}
+	// A command past the window removes at most dedupGCPerCommand expired records, deterministically.
+	late := Command{Type: TypeKVPut, RequestID: RequestID{200}, Time: w + 100, Payload: EncodeKVPut([]byte("k"), nil)}
+	applyAll(t, sm, []*raft.Log{entry(t, 21, late)})
+	count := func() int {
+		n := 0
+		for _, kv := range dump(t, st, 1) {
+			if kv[10:12] == "64" { // meta 'd'
+				n++
+			}
+		}
+		return n
+	}
+	if got := count(); got != 21-dedupGCPerCommand {
+		t.Fatalf("dedup records after one GC step: %d", got)
+	}
+	// Request 1 expired: a retry is applied again (not a duplicate).
+	again := Command{Type: TypeKVPut, RequestID: RequestID{1}, Time: w + 200, Payload: EncodeKVPut([]byte("k"), nil)}
+	r := applyAll(t, sm, []*raft.Log{entry(t, 22, again)})[0]
+	if r.Results[0].Duplicate {
+		t.Fatal("expired request id still deduplicated")
+	}
+}
+
+// TestUnknownVersionAndType: a poison entry or an unknown command type gives a clear error, is not silently
+// skipped, does not stop later entries, and leaves the same trace on every replica.
+func TestUnknownVersionAndType(t *testing.T) {
+	st := openState(t, vfs.NewMem(), "s")
+	defer st.Close()
+	sm := st.Shard(9)
+	v2 := entry(t, 2, put("a", "1"))
+	v2.Data[0] = 2
+	logs := []*raft.Log{
+		entry(t, 1, put("before", "1")),
+		v2,
+		entry(t, 3, Command{Type: 4242, Time: 1}, put("after", "1")),
+	}
+	res := applyAll(t, sm, logs)
+	if !errors.Is(res[1].Err, ErrUnknownVersion) || res[1].Results != nil {
+		t.Fatalf("unknown version: %+v", res[1])
+	}
+	var ae *ApplyError
+	if !errors.As(res[2].Results[0].Err, &ae) || ae.Code != CodeUnknownCommand {
+		t.Fatalf("unknown type: %+v", res[2].Results[0])
+	}
+	if res[2].Results[1].Err != nil {
+		t.Fatalf("command after unknown type: %+v", res[2].Results[1])
+	}
+	if _, ok, _ := st.Read(9, []byte("a")); ok {
+		t.Fatal("poison entry had an effect")
+	}
+	if _, ok, _ := st.Read(9, []byte("after")); !ok {
+		t.Fatal("entry after poison not applied")
+	}
+	if st.Metrics().PoisonEntries != 1 {
+		t.Fatal("poison not counted")
+	}
+	v, ok, err := metaGet(st.db, poisonKey(9))
+	if err != nil || !ok || !bytes.Contains(v, []byte("unknown command envelope version 2")) {
+		t.Fatalf("poison record: %q %v %v", v, ok, err)
+	}
+	if sm.AppliedIndex() != 3 {
+		t.Fatalf("applied %d", sm.AppliedIndex())
+	}
+}
+
+func TestFailedCommandHasNoEffect(t *testing.T) {
+	st := openState(t, vfs.NewMem(), "s")
+	defer st.Close()
+	res := applyAll(t, st.Shard(1), []*raft.Log{entry(t, 1,
+		Command{Type: typeFail, Payload: []byte("x")},
+		put("ok", "1"),
+		Command{Type: TypeKVPut, Payload: []byte{0xff}},                  // malformed payload
+		Command{Type: TypeKVPut, Payload: EncodeKVPut(nil, []byte("v"))}, // empty key
+	)})[0]
+	if res.Results[0].Err == nil || res.Results[1].Err != nil || res.Results[2].Err == nil || res.Results[3].Err == nil {
+		t.Fatalf("%+v", res.Results)
+	}
+	if _, ok, _ := st.Read(1, []byte("fail-wrote")); ok {
+		t.Fatal("write of a failed command kept")
+	}
+}
+
+func TestApplierPanicIsAResult(t *testing.T) {
+	st := openState(t, vfs.NewMem(), "s")
+	defer st.Close()
+	st.Register(102, ApplierFunc(func(tx *Tx, cmd Command) ([]byte, error) {
+		_ = tx.Set([]byte("half"), nil)
+		panic(fmt.Sprintf("applier bug on %q", cmd.Payload))
+	}))
+	st.Register(104, ApplierFunc(func(tx *Tx, cmd Command) ([]byte, error) {
+		return nil, tx.Scan(nil, nil, func(k, v []byte) bool { panic("inside a scan") })
+	}))
+	res := applyAll(t, st.Shard(1), []*raft.Log{entry(t, 1, Command{Type: 102}, put("next", "1"), Command{Type: 104})})[0]
+	var ae *ApplyError
+	if !errors.As(res.Results[0].Err, &ae) || ae.Code != CodeApplyFailed || res.Results[1].Err != nil {
+		t.Fatalf("%+v", res.Results)
+	}
+	if !errors.As(res.Results[2].Err, &ae) || ae.Code != CodeApplyFailed {
+		t.Fatalf("panic in scan: %+v", res.Results[2])
+	}
+	if _, ok, _ := st.Read(1, []byte("half")); ok {
+		t.Fatal("write of a panicking command kept")
+	}
+}
+
+// TestTxSeesBatch: reads see earlier commands of the same batch (indexed batch + overlay), scans merge the
+// overlay with stored keys in both directions.
+func TestTxSeesBatch(t *testing.T) {
+	st := openState(t, vfs.NewMem(), "s")
+	defer st.Close()
+	sm := st.Shard(2)
+	applyAll(t, sm, []*raft.Log{entry(t, 1, put("a", "1"), put("c", "3"), put("e", "5"))})
+	var fwd, rev []string
+	st.Register(103, ApplierFunc(func(tx *Tx, cmd Command) ([]byte, error) {
+		if v, ok, _ := tx.Get([]byte("b")); !ok || string(v) != "2" { // from an earlier entry of this batch
+			return nil, &ApplyError{Code: "NO_B"}
+		}
+		_ = tx.Set([]byte("d"), []byte("4"))
+		_ = tx.Delete([]byte("c"))
+		_ = tx.Set([]byte("a"), []byte("1'"))
+		_ = tx.Scan(nil, nil, func(k, v []byte) bool { fwd = append(fwd, string(k)+"="+string(v)); return true })
+		_ = tx.ScanReverse([]byte("b"), []byte("e"), func(k, v []byte) bool { rev = append(rev, string(k)); return true })
+		return nil, nil
+	}))
+	res := applyAll(t, sm, []*raft.Log{entry(t, 2, put("b", "2")), entry(t, 3, Command{Type: 103})})
+	if err := res[1].Results[0].Err; err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a=1'", "b=2", "d=4", "e=5"}; !reflect.DeepEqual(fwd, want) {
+		t.Fatalf("scan %v, want %v", fwd, want)
+	}
+	if want := []string{"d", "b"}; !reflect.DeepEqual(rev, want) {
+		t.Fatalf("reverse scan %v, want %v", rev, want)
+	}
+	var view []string
+	if err := st.View(2, func(r Reader) error {
+		return r.Scan(nil, nil, func(k, v []byte) bool { view = append(view, string(k)); return true })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "b", "d", "e"}; !reflect.DeepEqual(view, want) {
+		t.Fatalf("view %v", view)
+	}
+}
+
+func TestReplaySkipsApplied(t *testing.T) {
+	fs := vfs.NewMem()
+	st := openState(t, fs, "s")
+	logs := randomLog(t, 3, 50)
+	incr := func(i uint64) *raft.Log { return entry(t, i, Command{Type: typeIncr, Payload: []byte(fmt.Sprint(i))}) }
+	for i := 51; i <= 60; i++ {
+		logs = append(logs, incr(uint64(i)))
+	}
+	applyAll(t, st.Shard(1), logs)
+	want := dump(t, st, 1)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = openState(t, fs, "s")
+	defer st.Close()
+	if st.Shard(1).AppliedIndex() != 60 {
+		t.Fatalf("applied after reopen %d", st.Shard(1).AppliedIndex())
+	}
+	res := applyAll(t, st.Shard(1), append(logs, incr(61)))
+	for _, r := range res[:60] {
+		if !r.Skipped {
+			t.Fatalf("entry %d re-applied", r.Index)
+		}
+	}
+	if res[60].Skipped || res[60].Results[0].Err != nil {
+		t.Fatalf("new entry: %+v", res[60])
+	}
+	if got := dump(t, st, 1); len(got) != len(want)+1 { // seen/61; counter and applied index change in place
+		t.Fatalf("state after replay: %d keys, before %d", len(got), len(want))
+	}
+}
+
+// FuzzApply: hostile entry bytes never panic an FSM and leave two replicas identical.
+func FuzzApply(f *testing.F) {
+	for _, l := range randomLog(f, 1, 12) {
+		f.Add(l.Data)
+	}
+	a, err := Open("a", Options{FS: vfs.NewMem()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open("b", Options{FS: vfs.NewMem()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer b.Close()
+	registerTestAppliers(a)
+	registerTestAppliers(b)
+	idx := uint64(0)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		idx++
+		l := &raft.Log{Index: idx, Term: 1, Type: raft.LogCommand, Data: data}
+		ra := a.Shard(1).ApplyBatch([]*raft.Log{l})
+		rb := b.Shard(1).ApplyBatch([]*raft.Log{l})
+		if fmt.Sprint(ra[0]) != fmt.Sprint(rb[0]) {
+			t.Fatalf("results differ: %v vs %v", ra[0], rb[0])
+		}
+		if !reflect.DeepEqual(dump(t, a, 1), dump(t, b, 1)) {
+			t.Fatal("replicas differ")
+		}
+	})
+}

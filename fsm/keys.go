@@ -1,0 +1,50 @@
+package fsm
+
+import "encoding/binary"
+
+// Every key is shard u32 BE | space u8 | rest (DESIGN.md, "Key layout").
+const (
+	spaceMeta = 0x00
+	spaceData = 0x01
+
+	metaApplied = 'a'
+	metaDedup   = 'd'
+	metaExpiry  = 'e'
+	metaPoison  = 'p'
+)
+
+// MaxKeyLen bounds a domain key; longer keys are an Applier bug and fail the command.
+const MaxKeyLen = 4096
+
+func shardPrefix(shard uint32) []byte {
+	return binary.BigEndian.AppendUint32(make([]byte, 0, 5), shard)
+}
+
+// shardBounds returns [lo, hi) covering every key of shard.
+func shardBounds(shard uint32) (lo, hi []byte) {
+	lo = shardPrefix(shard)
+	if shard == ^uint32(0) {
+		return lo, []byte{0xff, 0xff, 0xff, 0xff, 0xff}
+	}
+	return lo, shardPrefix(shard + 1)
+}
+
+func spaceKey(dst []byte, shard uint32, space byte, rest ...[]byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst[:0], shard)
+	dst = append(dst, space)
+	for _, r := range rest {
+		dst = append(dst, r...)
+	}
+	return dst
+}
+
+func appliedKey(shard uint32) []byte { return spaceKey(nil, shard, spaceMeta, []byte{metaApplied}) }
+func poisonKey(shard uint32) []byte  { return spaceKey(nil, shard, spaceMeta, []byte{metaPoison}) }
+
+func dedupKey(shard uint32, id RequestID) []byte {
+	return spaceKey(nil, shard, spaceMeta, []byte{metaDedup}, id[:])
+}
+
+func expiryKey(shard uint32, t int64, id RequestID) []byte {
+	return spaceKey(nil, shard, spaceMeta, []byte{metaExpiry}, binary.BigEndian.AppendUint64(nil, uint64(t)), id[:])
+}

@@ -1,0 +1,277 @@
+package fsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/raft"
+)
+
+// DedupWindow is how long a request id's first result is kept, measured in proposer time. It is part of the
+// state machine's definition: every replica must use the same value.
+const DedupWindow = 5 * time.Minute
+
+// dedupGCPerCommand bounds the expired records one command removes: each command adds at most one, so the
+// backlog cannot grow without bound, and no single apply does unbounded work.
+const dedupGCPerCommand = 8
+
+// ShardFSM is the raft.FSM and raft.BatchingFSM of one shard.
+type ShardFSM struct {
+	st     *State
+	id     uint32
+	lo, hi []byte
+
+	// applied is written only on raft's FSM goroutine (apply, restore) and read by anyone.
+	applied     atomic.Uint64
+	appliedTerm atomic.Uint64
+}
+
+var (
+	_ raft.FSM         = (*ShardFSM)(nil)
+	_ raft.BatchingFSM = (*ShardFSM)(nil)
+)
+
+// ID returns the shard id.
+func (s *ShardFSM) ID() uint32 { return s.id }
+
+// AppliedIndex returns the index of the last raft entry whose effect is in the state.
+func (s *ShardFSM) AppliedIndex() uint64 { return s.applied.Load() }
+
+func (s *ShardFSM) loadApplied() error {
+	if err := s.st.acquire(); err != nil {
+		return err
+	}
+	defer s.st.life.RUnlock()
+	return s.loadAppliedLocked()
+}
+
+// loadAppliedLocked reads the applied index record; the caller holds the life lock.
+func (s *ShardFSM) loadAppliedLocked() error {
+	v, closer, err := s.st.db.Get(appliedKey(s.id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		s.applied.Store(0)
+		s.appliedTerm.Store(0)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fsm: shard %d: load applied index: %w", s.id, err)
+	}
+	defer func() { _ = closer.Close() }()
+	if len(v) != 16 {
+		return fmt.Errorf("fsm: shard %d: applied index record of %d bytes", s.id, len(v))
+	}
+	s.applied.Store(binary.BigEndian.Uint64(v))
+	s.appliedTerm.Store(binary.BigEndian.Uint64(v[8:]))
+	return nil
+}
+
+// Apply applies one entry. raft uses ApplyBatch instead; this exists for raft.FSM.
+func (s *ShardFSM) Apply(l *raft.Log) any {
+	return s.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies consecutive committed entries in ONE Pebble batch that also records the new applied index,
+// committed without fsync (DESIGN.md invariant 4). It returns one *EntryResult per entry.
+func (s *ShardFSM) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	if err := s.st.acquire(); err != nil {
+		for i, l := range logs {
+			out[i] = &EntryResult{Index: l.Index, Err: err}
+		}
+		return out
+	}
+	defer s.st.life.RUnlock()
+
+	applied := s.applied.Load()
+	b := s.st.db.NewIndexedBatch()
+	defer func() { _ = b.Close() }()
+	var last, lastTerm uint64
+	for i, l := range logs {
+		if l.Index <= applied {
+			out[i] = &EntryResult{Index: l.Index, Skipped: true}
+			continue
+		}
+		last, lastTerm = l.Index, l.Term
+		if l.Type != raft.LogCommand {
+			out[i] = &EntryResult{Index: l.Index}
+			continue
+		}
+		r, err := s.applyEntry(b, l)
+		if err != nil {
+			return s.failBatch(logs, out, err)
+		}
+		out[i] = r
+	}
+	if last == 0 {
+		return out
+	}
+	var rec [16]byte
+	binary.BigEndian.PutUint64(rec[:], last)
+	binary.BigEndian.PutUint64(rec[8:], lastTerm)
+	if err := b.Set(appliedKey(s.id), rec[:], nil); err != nil {
+		return s.failBatch(logs, out, fmt.Errorf("fsm: shard %d: batch: %w", s.id, err))
+	}
+	if err := s.st.db.Apply(b, pebble.NoSync); err != nil {
+		return s.failBatch(logs, out, fmt.Errorf("fsm: shard %d: commit %d: %w", s.id, last, err))
+	}
+	if err := s.st.check(); err != nil { // Pebble reported a fatal error during the commit
+		return s.failBatch(logs, out, err)
+	}
+	s.applied.Store(last)
+	s.appliedTerm.Store(lastTerm)
+	return out
+}
+
+// failBatch handles a storage error: the batch is not committed, the replica stops (OnFatal), and waiting
+// proposers get the error rather than a result no other replica may have.
+func (s *ShardFSM) failBatch(logs []*raft.Log, out []any, err error) []any {
+	s.st.fatal(err)
+	for i, l := range logs {
+		out[i] = &EntryResult{Index: l.Index, Err: err}
+	}
+	return out
+}
+
+// applyEntry applies one LogCommand entry into b. The returned error is a storage failure (fatal); everything
+// deterministic is in the EntryResult.
+func (s *ShardFSM) applyEntry(b *pebble.Batch, l *raft.Log) (*EntryResult, error) {
+	cmds, derr := DecodeBatch(l.Data)
+	if derr != nil {
+		s.st.poisoned.Add(1)
+		s.st.log.Error("fsm: poison pill: entry rejected on every replica", "shard", s.id, "index", l.Index,
+			"term", l.Term, "err", derr)
+		rec := binary.BigEndian.AppendUint64(nil, l.Index)
+		rec = append(rec, derr.Error()...)
+		if err := b.Set(poisonKey(s.id), rec, nil); err != nil {
+			return nil, fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
+		}
+		return &EntryResult{Index: l.Index, Err: fmt.Errorf("fsm: shard %d entry %d: %w", s.id, l.Index, derr)}, nil
+	}
+	res := make([]Result, len(cmds))
+	for i := range cmds {
+		r, err := s.applyCommand(b, l.Index, &cmds[i])
+		if err != nil {
+			return nil, err
+		}
+		res[i] = r
+	}
+	return &EntryResult{Index: l.Index, Results: res}, nil
+}
+
+func (s *ShardFSM) applyCommand(b *pebble.Batch, index uint64, c *Command) (Result, error) {
+	dedup := !c.RequestID.IsZero()
+	if dedup {
+		v, ok, err := metaGet(b, dedupKey(s.id, c.RequestID))
+		if err != nil {
+			return Result{}, fmt.Errorf("fsm: shard %d: dedup lookup: %w", s.id, err)
+		}
+		if ok {
+			r, err := decodeRecord(v)
+			if err != nil {
+				return Result{}, fmt.Errorf("fsm: shard %d: %w", s.id, err)
+			}
+			return r, nil
+		}
+	}
+	var r Result
+	a := s.st.applier(c.Type)
+	if a == nil {
+		s.st.log.Error("fsm: unknown command type: rejected on every replica", "shard", s.id, "index", index,
+			"type", c.Type)
+		r.Err = &ApplyError{Code: CodeUnknownCommand, Msg: fmt.Sprintf("command type %d", c.Type)}
+	} else {
+		tx := &Tx{base: baseReader{r: b, shard: s.id}, writes: make(map[string]txWrite)}
+		v, err := s.callApplier(a, tx, c, index)
+		if tx.err != nil {
+			return Result{}, tx.err
+		}
+		if err != nil {
+			var ae *ApplyError
+			if !errors.As(err, &ae) {
+				ae = &ApplyError{Code: CodeApplyFailed, Msg: err.Error()}
+			}
+			r.Err = ae
+		} else {
+			if err := tx.flush(b); err != nil {
+				return Result{}, err
+			}
+			r.Value = v
+		}
+	}
+	if dedup {
+		if err := s.remember(b, c, r); err != nil {
+			return Result{}, err
+		}
+	}
+	return r, nil
+}
+
+// callApplier runs a domain Applier. A panic is turned into an error result: the overlay makes it safe to
+// discard, and the same input panics the same way on every replica.
+func (s *ShardFSM) callApplier(a Applier, tx *Tx, c *Command, index uint64) (v []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.st.log.Error("fsm: applier panicked", "shard", s.id, "index", index, "type", c.Type, "panic", p,
+				"stack", string(debug.Stack()))
+			v, err = nil, &ApplyError{Code: CodeApplyFailed, Msg: fmt.Sprintf("panic: %v", p)}
+		}
+	}()
+	return a.Apply(tx, *c)
+}
+
+// remember stores the first result of a request id and expires old ones (DESIGN.md invariant 8).
+func (s *ShardFSM) remember(b *pebble.Batch, c *Command, r Result) error {
+	t := max(c.Time, 0)
+	if err := b.Set(dedupKey(s.id, c.RequestID), encodeRecord(nil, t, r), nil); err != nil {
+		return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
+	}
+	if err := b.Set(expiryKey(s.id, t, c.RequestID), nil, nil); err != nil {
+		return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
+	}
+	cutoff := t - DedupWindow.Milliseconds()
+	if cutoff <= 0 {
+		return nil
+	}
+	lo := spaceKey(nil, s.id, spaceMeta, []byte{metaExpiry})
+	hi := expiryKey(s.id, cutoff, RequestID{})
+	it, err := b.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("fsm: shard %d: dedup gc: %w", s.id, err)
+	}
+	var expired [][]byte
+	for ok := it.First(); ok && len(expired) < dedupGCPerCommand; ok = it.Next() {
+		expired = append(expired, append([]byte(nil), it.Key()...))
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("fsm: shard %d: dedup gc: %w", s.id, err)
+	}
+	for _, k := range expired {
+		var id RequestID
+		copy(id[:], k[len(k)-len(id):])
+		if err := b.Delete(k, nil); err != nil {
+			return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
+		}
+		if err := b.Delete(dedupKey(s.id, id), nil); err != nil {
+			return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
+		}
+	}
+	return nil
+}
+
+func metaGet(r pebble.Reader, key []byte) ([]byte, bool, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := append([]byte(nil), v...)
+	_ = closer.Close()
+	return out, true, nil
+}

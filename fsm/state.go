@@ -1,0 +1,286 @@
+package fsm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// ErrClosed is returned by reads after Close.
+var ErrClosed = errors.New("fsm: state closed")
+
+// Applier applies the commands of one or more types. It must be deterministic: its only inputs are the command
+// and what it reads through tx; an error it returns must be an *ApplyError (others are wrapped as
+// APPLY_FAILED) and means none of its writes are kept.
+type Applier interface {
+	Apply(tx *Tx, cmd Command) (result []byte, err error)
+}
+
+// ApplierFunc adapts a function to Applier.
+type ApplierFunc func(tx *Tx, cmd Command) ([]byte, error)
+
+// Apply calls f.
+func (f ApplierFunc) Apply(tx *Tx, cmd Command) ([]byte, error) { return f(tx, cmd) }
+
+// Options configures Open. The zero value is usable.
+type Options struct {
+	// FS is the filesystem of the Pebble DB; nil means the operating system's.
+	FS vfs.FS
+	// Logger receives the state machine's and Pebble's logs; nil discards them.
+	Logger *slog.Logger
+	// OnFatal is called once on a storage error inside apply or a fatal Pebble error. It should not return
+	// (default: exit(70)): a replica that cannot store what it applied must stop rather than diverge.
+	OnFatal func(error)
+	// CacheBytes is Pebble's block cache size; default 64 MiB.
+	CacheBytes int64
+	// MemTableBytes is Pebble's memtable size; default 32 MiB.
+	MemTableBytes uint64
+}
+
+func (o *Options) setDefaults() {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OnFatal == nil {
+		log := o.Logger
+		o.OnFatal = func(err error) {
+			log.Error("fsm: fatal storage error, exiting", "err", err)
+			os.Exit(70)
+		}
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 64 << 20
+	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = 32 << 20
+	}
+}
+
+// State is the Pebble DB holding the applied state of every shard of a node.
+type State struct {
+	db      *pebble.DB
+	log     *slog.Logger
+	onFatal func(error)
+
+	life   sync.RWMutex // shared by operations, exclusive in Close: nothing reaches a closed DB
+	closed bool
+
+	fatalOnce sync.Once
+	failed    atomic.Pointer[error]
+
+	amu      sync.RWMutex
+	appliers map[CommandType]Applier
+
+	smu    sync.Mutex
+	shards map[uint32]*ShardFSM
+
+	snmu  sync.Mutex
+	snaps map[*pebble.Snapshot]struct{} // open raft snapshots, closed by Release or by Close
+
+	poisoned atomic.Uint64
+	restores atomic.Uint64
+}
+
+// Open opens (creating if needed) the state DB in dir. The built-in KV applier is registered for types 1..4.
+func Open(dir string, opts Options) (*State, error) {
+	opts.setDefaults()
+	st := &State{
+		log:      opts.Logger,
+		onFatal:  opts.OnFatal,
+		appliers: make(map[CommandType]Applier),
+		shards:   make(map[uint32]*ShardFSM),
+		snaps:    make(map[*pebble.Snapshot]struct{}),
+	}
+	cache := pebble.NewCache(opts.CacheBytes)
+	defer cache.Unref()
+	db, err := pebble.Open(dir, &pebble.Options{
+		FS:                 opts.FS,
+		Cache:              cache,
+		MemTableSize:       opts.MemTableBytes,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{st: st},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fsm: open %s: %w", dir, err)
+	}
+	st.db = db
+	registerKV(st)
+	return st, nil
+}
+
+// Register sets the Applier of command type t, replacing any earlier one. Call it before raft starts applying.
+func (st *State) Register(t CommandType, a Applier) {
+	st.amu.Lock()
+	st.appliers[t] = a
+	st.amu.Unlock()
+}
+
+func (st *State) applier(t CommandType) Applier {
+	st.amu.RLock()
+	defer st.amu.RUnlock()
+	return st.appliers[t]
+}
+
+// Shard returns the raft FSM of a shard; the same pointer for the same id. Its applied index is loaded here;
+// a load failure goes to OnFatal.
+func (st *State) Shard(id uint32) *ShardFSM {
+	st.smu.Lock()
+	defer st.smu.Unlock()
+	if s, ok := st.shards[id]; ok {
+		return s
+	}
+	s := &ShardFSM{st: st, id: id}
+	s.lo, s.hi = shardBounds(id)
+	if err := s.loadApplied(); err != nil {
+		st.fatal(err)
+	}
+	st.shards[id] = s
+	return s
+}
+
+// DropShard deletes every key of a shard, applied index included (one synced range tombstone), for a node
+// that stops holding the shard. The shard's raft must be shut down; if the node holds the shard again later it
+// starts empty and catches up by snapshot.
+func (st *State) DropShard(id uint32) error {
+	if err := st.acquire(); err != nil {
+		return err
+	}
+	defer st.life.RUnlock()
+	lo, hi := shardBounds(id)
+	if err := st.db.DeleteRange(lo, hi, pebble.Sync); err != nil {
+		return fmt.Errorf("fsm: drop shard %d: %w", id, err)
+	}
+	if err := st.check(); err != nil {
+		return err
+	}
+	st.smu.Lock()
+	if s, ok := st.shards[id]; ok {
+		s.applied.Store(0)
+		s.appliedTerm.Store(0)
+	}
+	st.smu.Unlock()
+	return nil
+}
+
+// Read returns the value of key in shard's domain key space as of the last apply. Callers serving clients call
+// it only after their read barrier (leader verified, applied index >= read index).
+func (st *State) Read(shard uint32, key []byte) ([]byte, bool, error) {
+	if err := st.acquire(); err != nil {
+		return nil, false, err
+	}
+	defer st.life.RUnlock()
+	return baseReader{r: st.db, shard: shard}.Get(key)
+}
+
+// View runs fn over a consistent point-in-time view of shard's domain key space.
+func (st *State) View(shard uint32, fn func(r Reader) error) error {
+	if err := st.acquire(); err != nil {
+		return err
+	}
+	defer st.life.RUnlock()
+	snap := st.db.NewSnapshot()
+	defer func() { _ = snap.Close() }()
+	return fn(baseReader{r: snap, shard: shard})
+}
+
+// Metrics are counters for node/ to export.
+type Metrics struct {
+	PoisonEntries uint64 // entries rejected as undecodable since Open
+	Restores      uint64 // snapshot restores since Open
+	DiskBytes     uint64
+}
+
+// Metrics returns the state's counters.
+func (st *State) Metrics() Metrics {
+	m := Metrics{PoisonEntries: st.poisoned.Load(), Restores: st.restores.Load()}
+	if st.acquire() != nil {
+		return m
+	}
+	defer st.life.RUnlock()
+	m.DiskBytes = st.db.Metrics().DiskSpaceUsage()
+	return m
+}
+
+// Close closes the DB. Every raft using a shard of it must have been shut down.
+func (st *State) Close() error {
+	st.life.Lock()
+	defer st.life.Unlock()
+	if st.closed {
+		return nil
+	}
+	st.closed = true
+	st.snmu.Lock()
+	for snap := range st.snaps {
+		_ = snap.Close()
+		delete(st.snaps, snap)
+	}
+	st.snmu.Unlock()
+	if err := st.db.Close(); err != nil {
+		return fmt.Errorf("fsm: close: %w", err)
+	}
+	return nil
+}
+
+func (st *State) acquire() error {
+	st.life.RLock()
+	if st.closed {
+		st.life.RUnlock()
+		return ErrClosed
+	}
+	if err := st.check(); err != nil {
+		st.life.RUnlock()
+		return err
+	}
+	return nil
+}
+
+// check returns the sticky failure, if any. Pebble reports a failed commit through Logger.Fatalf and then
+// returns nil from Apply, so every commit whose durability matters is followed by a check.
+func (st *State) check() error {
+	if p := st.failed.Load(); p != nil {
+		return fmt.Errorf("fsm: state failed: %w", *p)
+	}
+	return nil
+}
+
+func (st *State) fatal(err error) {
+	st.failed.CompareAndSwap(nil, &err)
+	st.fatalOnce.Do(func() { st.onFatal(err) })
+}
+
+type pebbleLogger struct{ st *State }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.st.log.Debug(fmt.Sprintf(format, args...), "component", "pebble-fsm")
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.st.log.Error(fmt.Sprintf(format, args...), "component", "pebble-fsm")
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.st.fatal(fmt.Errorf(format, args...))
+}
+
+// trackSnapshot records an open Pebble snapshot (open) or closes and forgets it (!open), once.
+func (st *State) trackSnapshot(snap *pebble.Snapshot, open bool) {
+	st.snmu.Lock()
+	defer st.snmu.Unlock()
+	if open {
+		st.snaps[snap] = struct{}{}
+		return
+	}
+	if _, ok := st.snaps[snap]; ok {
+		delete(st.snaps, snap)
+		_ = snap.Close()
+	}
+}
