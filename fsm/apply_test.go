@@ -6,25 +6,23 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/raft"
 )
 
-// randomLog builds a deterministic pseudo-random log mixing every kind of command and entry: puts, deletes,
-// CAS hits and misses, duplicates, failing appliers, unknown types, poison pills, configuration entries.
+// randomLog builds a deterministic pseudo-random log mixing every kind of command and entry this binary can
+// apply: puts, deletes, CAS hits and misses, duplicates, failing appliers, configuration entries. (Entries it
+// cannot apply halt the FSM: TestCannotApplyHalts.)
 func randomLog(t testing.TB, seed uint64, n int) []*raft.Log {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var logs []*raft.Log
 	for i := 1; i <= n; i++ {
 		idx := uint64(i)
-		switch rng.IntN(20) {
-		case 0:
+		if rng.IntN(20) == 0 {
 			logs = append(logs, &raft.Log{Index: idx, Term: 1, Type: raft.LogConfiguration, Data: []byte("cfg")})
-			continue
-		case 1:
-			logs = append(logs, &raft.Log{Index: idx, Term: 1, Type: raft.LogCommand, Data: []byte{9, 9, 9}})
 			continue
 		}
 		var cmds []Command
@@ -34,7 +32,7 @@ func randomLog(t testing.TB, seed uint64, n int) []*raft.Log {
 			if rng.IntN(3) == 0 {
 				c.RequestID = RequestID{byte(rng.IntN(40)) + 1}
 			}
-			switch rng.IntN(7) {
+			switch rng.IntN(6) {
 			case 0, 1:
 				c.Type, c.Payload = TypeKVPut, EncodeKVPut(k, []byte(fmt.Sprint(i, j)))
 			case 2:
@@ -43,8 +41,6 @@ func randomLog(t testing.TB, seed uint64, n int) []*raft.Log {
 				c.Type, c.Payload = TypeKVCAS, EncodeKVCAS(k, []byte("1 0"), []byte("cas"))
 			case 4:
 				c.Type, c.Payload = typeFail, []byte("x")
-			case 5:
-				c.Type = 999
 			default:
 				c.Type, c.Payload = TypeKVGet, EncodeKVGet(k)
 			}
@@ -160,48 +156,6 @@ func TestDedupExpires(t *testing.T) {
 	}
 }
 
-// TestUnknownVersionAndType: a poison entry or an unknown command type gives a clear error, is not silently
-// skipped, does not stop later entries, and leaves the same trace on every replica.
-func TestUnknownVersionAndType(t *testing.T) {
-	st := openState(t, vfs.NewMem(), "s")
-	defer st.Close()
-	sm := st.Shard(9)
-	v2 := entry(t, 2, put("a", "1"))
-	v2.Data[0] = 2
-	logs := []*raft.Log{
-		entry(t, 1, put("before", "1")),
-		v2,
-		entry(t, 3, Command{Type: 4242, Time: 1}, put("after", "1")),
-	}
-	res := applyAll(t, sm, logs)
-	if !errors.Is(res[1].Err, ErrUnknownVersion) || res[1].Results != nil {
-		t.Fatalf("unknown version: %+v", res[1])
-	}
-	var ae *ApplyError
-	if !errors.As(res[2].Results[0].Err, &ae) || ae.Code != CodeUnknownCommand {
-		t.Fatalf("unknown type: %+v", res[2].Results[0])
-	}
-	if res[2].Results[1].Err != nil {
-		t.Fatalf("command after unknown type: %+v", res[2].Results[1])
-	}
-	if _, ok, _ := st.Read(9, []byte("a")); ok {
-		t.Fatal("poison entry had an effect")
-	}
-	if _, ok, _ := st.Read(9, []byte("after")); !ok {
-		t.Fatal("entry after poison not applied")
-	}
-	if st.Metrics().PoisonEntries != 1 {
-		t.Fatal("poison not counted")
-	}
-	v, ok, err := metaGet(st.db, poisonKey(9))
-	if err != nil || !ok || !bytes.Contains(v, []byte("unknown command envelope version 2")) {
-		t.Fatalf("poison record: %q %v %v", v, ok, err)
-	}
-	if sm.AppliedIndex() != 3 {
-		t.Fatalf("applied %d", sm.AppliedIndex())
-	}
-}
-
 func TestFailedCommandHasNoEffect(t *testing.T) {
 	st := openState(t, vfs.NewMem(), "s")
 	defer st.Close()
@@ -314,34 +268,60 @@ func TestReplaySkipsApplied(t *testing.T) {
 	}
 }
 
-// FuzzApply: hostile entry bytes never panic an FSM and leave two replicas identical.
+// FuzzApply: hostile entry bytes never panic an FSM and leave two replicas identical: both apply the entry the
+// same way, or both halt with nothing committed (then both are reopened fresh).
 func FuzzApply(f *testing.F) {
 	for _, l := range randomLog(f, 1, 12) {
 		f.Add(l.Data)
 	}
-	a, err := Open("a", Options{FS: vfs.NewMem()})
-	if err != nil {
-		f.Fatal(err)
+	type replica struct {
+		st     *State
+		fatals atomic.Int32
 	}
-	defer a.Close()
-	b, err := Open("b", Options{FS: vfs.NewMem()})
-	if err != nil {
-		f.Fatal(err)
+	open := func(r *replica) {
+		var err error
+		r.st, err = Open("s", Options{FS: vfs.NewMem(), OnFatal: func(error) { r.fatals.Add(1) }})
+		if err != nil {
+			f.Fatal(err)
+		}
+		registerTestAppliers(r.st)
 	}
-	defer b.Close()
-	registerTestAppliers(a)
-	registerTestAppliers(b)
+	var a, b replica
+	open(&a)
+	open(&b)
+	defer func() { _ = a.st.Close(); _ = b.st.Close() }()
 	idx := uint64(0)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		idx++
+		before := a.st.Shard(1).AppliedIndex()
+		beforeDump := dump(t, a.st, 1)
 		l := &raft.Log{Index: idx, Term: 1, Type: raft.LogCommand, Data: data}
-		ra := a.Shard(1).ApplyBatch([]*raft.Log{l})
-		rb := b.Shard(1).ApplyBatch([]*raft.Log{l})
+		ra := a.st.Shard(1).ApplyBatch([]*raft.Log{l})
+		rb := b.st.Shard(1).ApplyBatch([]*raft.Log{l})
 		if fmt.Sprint(ra[0]) != fmt.Sprint(rb[0]) {
 			t.Fatalf("results differ: %v vs %v", ra[0], rb[0])
 		}
-		if !reflect.DeepEqual(dump(t, a, 1), dump(t, b, 1)) {
+		if !reflect.DeepEqual(dump(t, a.st, 1), dump(t, b.st, 1)) {
 			t.Fatal("replicas differ")
 		}
+		if a.fatals.Load() != b.fatals.Load() {
+			t.Fatal("one replica halted, the other did not")
+		}
+		if a.fatals.Load() == 0 {
+			return
+		}
+		if err := ra[0].(*EntryResult).Err; err == nil {
+			t.Fatal("halted without an error result")
+		}
+		if a.st.Shard(1).AppliedIndex() != before || !reflect.DeepEqual(dump(t, a.st, 1), beforeDump) {
+			t.Fatal("a halting entry changed the state")
+		}
+		_ = a.st.Close()
+		_ = b.st.Close()
+		a.fatals.Store(0)
+		b.fatals.Store(0)
+		open(&a)
+		open(&b)
+		idx = 0
 	})
 }

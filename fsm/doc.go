@@ -9,13 +9,15 @@
 //	data, err := fsm.EncodeBatch([]fsm.Command{{Type: fsm.TypeKVPut, RequestID: id, Time: nowMillis,
 //	        Payload: fsm.EncodeKVPut(key, value)}, ...})  // one raft.Log may carry many client commands
 //	f := r.Apply(data, timeout)                            // hashicorp/raft
-//	res := f.Response().(*fsm.EntryResult)                 // res.Err: whole entry rejected; else res.Results[i]
-//	                                                       // is the outcome of command i (Value, Err, Duplicate)
+//	res := f.Response().(*fsm.EntryResult)                 // res.Err: not applied, this node halted (fail-stop);
+//	                                                       // else res.Results[i] is the outcome of command i
+//	                                                       // (Value, Err, Duplicate)
 //
 // Replica side:
 //
 //	st, err := fsm.Open(dir, fsm.Options{Logger: log})    // owns the Pebble DB; KV applier built in
 //	st.Register(t, applier)                                // domain commands (types >= 64), before Shard()
+//	st.Applies(t)                                          // proposers: reject unknown types before raft.Apply
 //	sm := st.Shard(shardID)                                // *ShardFSM: raft.FSM + raft.BatchingFSM
 //	r, err := raft.NewRaft(conf, sm, logs, stable, snaps, trans)
 //	sm.AppliedIndex()                                      // last raft index whose effect is in the state
@@ -37,6 +39,14 @@
 // identically on every replica. Command.Time (unix ms, stamped by the proposer) is the only clock an Applier may
 // use.
 //
+// Fail-stop: a committed entry this binary cannot apply (unknown envelope version, malformed envelope, command
+// type with no Applier) is never skipped nor turned into an error result, since a newer replica may apply it.
+// The batch is not committed, the applied index stays, one ERROR line says "upgrade this node's binary",
+// Metrics().CannotApply counts it, OnFatal stops the node, and the State refuses everything after (Snapshot
+// included, so raft cannot compact past the entry). Restarted with a newer binary, raft's replay applies the
+// entry once. Proposers must never propose a version or type some replica of the group does not know
+// (DESIGN.md invariant 6).
+//
 // # raft.Config this FSM expects (set by node/)
 //
 //   - NoSnapshotRestoreOnStart = true: the state survives restarts in Pebble; raft replays the log after its last
@@ -52,5 +62,6 @@
 //   - Close order: shut down every raft, then State.Close (it also releases snapshots raft still holds).
 //
 // Never inside Apply: clocks, randomness, network, or any I/O beyond the shard's Pebble batch; never a panic on
-// a command's bytes (hostile or unknown input gets an error result). The package knows nothing of MTProto.
+// a command's bytes (hostile or unknown input gets an error, never a panic), never a skipped entry. The package
+// knows nothing of MTProto.
 package fsm

@@ -22,6 +22,8 @@ var (
 	ErrUnknownVersion = errors.New("fsm: unknown command envelope version")
 	// ErrMalformed: the entry's bytes do not decode as an envelope.
 	ErrMalformed = errors.New("fsm: malformed command envelope")
+	// ErrUnknownType: no Applier of this binary is registered for a command's type.
+	ErrUnknownType = errors.New("fsm: unknown command type")
 )
 
 // CommandType selects the Applier of a command. 1..63 are the framework's, 64 and up are domain commands.

@@ -10,7 +10,7 @@ const (
 	metaApplied = 'a'
 	metaDedup   = 'd'
 	metaExpiry  = 'e'
-	metaPoison  = 'p'
+	// 'p' is reserved: older binaries recorded a skipped "poison pill" entry there (never read now).
 )
 
 // MaxKeyLen bounds a domain key; longer keys are an Applier bug and fail the command.
@@ -39,7 +39,6 @@ func spaceKey(dst []byte, shard uint32, space byte, rest ...[]byte) []byte {
 }
 
 func appliedKey(shard uint32) []byte { return spaceKey(nil, shard, spaceMeta, []byte{metaApplied}) }
-func poisonKey(shard uint32) []byte  { return spaceKey(nil, shard, spaceMeta, []byte{metaPoison}) }
 
 func dedupKey(shard uint32, id RequestID) []byte {
 	return spaceKey(nil, shard, spaceMeta, []byte{metaDedup}, id[:])

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -38,6 +39,9 @@ type replica struct {
 	state  *State
 	stable *raftboltdb.BoltStore
 	raft   *raft.Raft
+
+	old    bool       // an older binary: no Applier for typeNew
+	fatals chan error // if set, receives OnFatal calls instead of failing the test
 }
 
 func raftConfig(id raft.ServerID) *raft.Config {
@@ -67,7 +71,23 @@ func (r *replica) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.state = openState(t, r.stateFS, "state")
+	if r.fatals != nil {
+		r.state, err = Open("state", Options{FS: r.stateFS, OnFatal: func(err error) {
+			select {
+			case r.fatals <- err:
+			default:
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		registerTestAppliers(r.state)
+	} else {
+		r.state = openState(t, r.stateFS, "state")
+	}
+	if !r.old {
+		registerNew(r.state)
+	}
 	r.state.Register(typeBump, ApplierFunc(func(tx *Tx, cmd Command) ([]byte, error) {
 		v, _, err := tx.Get([]byte("bumps"))
 		if err != nil {
@@ -432,5 +452,87 @@ func TestRaftDeposedLeaderTruncates(t *testing.T) {
 		if cmds[0].RequestID[0] == 9 {
 			t.Fatalf("index %d still holds an uncommitted entry of the deposed leader", i)
 		}
+	}
+}
+
+// TestRaftMixedVersionFailStop: a follower still on an older binary (no Applier for typeNew) halts on the first
+// typeNew entry while the rest of the group applies it; it does not skip it or store an error result. Stopped
+// (as OnFatal's exit would) and restarted with the newer binary, it replays the entry from its own log exactly
+// once and converges byte-identically.
+func TestRaftMixedVersionFailStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("raft cluster")
+	}
+	c := newCluster(t, 3)
+	defer func() {
+		for _, r := range c.rs {
+			r.stop()
+		}
+	}()
+	c.write("a", 20, 1)
+	c.converge()
+	f := c.follower()
+	f.stop()
+	f.old, f.fatals = true, make(chan error, 1)
+	f.start()
+	c.connect()
+	c.write("b", 10, 1) // the older binary applies what it knows
+	c.converge()
+
+	data := EncodeCommand(Command{Type: typeNew, RequestID: RequestID{7, 7}, Time: 1})
+	var index uint64
+	for attempt := 0; ; attempt++ { // retry across leader changes; the request id makes retries safe
+		fut := c.leader().raft.Apply(data, 5*time.Second)
+		if err := fut.Error(); err != nil {
+			if attempt < 20 {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			t.Fatal(err)
+		}
+		index = fut.Index()
+		break
+	}
+	var fatal error
+	select {
+	case fatal = <-f.fatals:
+	case <-time.After(30 * time.Second): // liveness bound only
+		t.Fatal("the older replica did not halt")
+	}
+	if !errors.Is(fatal, ErrUnknownType) {
+		t.Fatalf("fatal: %v", fatal)
+	}
+	if got := f.state.Shard(testShard).AppliedIndex(); got >= index {
+		t.Fatalf("older replica applied index %d >= the unknown entry %d", got, index)
+	}
+	if _, err := f.state.Shard(testShard).Snapshot(); err == nil {
+		t.Fatal("halted replica took a snapshot")
+	}
+	var l raft.Log
+	if err := f.logs.Group(testShard).GetLog(index, &l); err != nil {
+		t.Fatalf("unapplied entry %d not in the halted replica's log: %v", index, err)
+	}
+	f.stop() // what OnFatal's exit does in production
+
+	var rest []*replica
+	for _, r := range c.rs {
+		if r != f {
+			rest = append(rest, r)
+		}
+	}
+	(&cluster{t: t, rs: rest}).write("c", 10, 1)
+	f.old, f.fatals = false, nil // the upgrade
+	f.start()
+	c.connect()
+	c.write("d", 10, 1)
+	c.converge()
+	for _, r := range c.rs {
+		v, ok, err := r.state.Read(testShard, []byte("news"))
+		if err != nil || !ok || binary.BigEndian.Uint64(v) != 1 {
+			t.Fatalf("%s: news %x %v %v, want applied exactly once", r.id, v, ok, err)
+		}
+	}
+	if f.state.Metrics().Restores != 0 {
+		t.Fatal("upgraded replica caught up by snapshot install instead of replaying its log")
 	}
 }

@@ -23,8 +23,10 @@ func (e *ApplyError) Error() string {
 
 // Codes produced by the framework itself.
 const (
-	CodeUnknownCommand = "UNKNOWN_COMMAND" // no Applier registered for the command type
-	CodeApplyFailed    = "APPLY_FAILED"    // an Applier returned an error that was not an *ApplyError
+	// CodeUnknownCommand is no longer produced (an unknown type now halts the FSM, DESIGN.md invariant 6); dedup
+	// records stored by older binaries may still carry it.
+	CodeUnknownCommand = "UNKNOWN_COMMAND"
+	CodeApplyFailed    = "APPLY_FAILED" // an Applier returned an error that was not an *ApplyError
 )
 
 // Result is the outcome of one command.
@@ -38,8 +40,10 @@ type Result struct {
 type EntryResult struct {
 	Index   uint64
 	Results []Result // one per command of the entry, in order; nil when Err != nil or Skipped
-	Err     error    // the whole entry was rejected: ErrUnknownVersion or ErrMalformed (a poison pill)
-	Skipped bool     // replay after restart: the entry was already applied before
+	// Err: the entry was not applied and the FSM halted (fail-stop) on a storage failure or on an entry this
+	// binary cannot apply (errors.Is ErrUnknownVersion, ErrMalformed or ErrUnknownType).
+	Err     error
+	Skipped bool // replay after restart: the entry was already applied before
 }
 
 // dedup record: time u64 | status u8 | body (see DESIGN.md).

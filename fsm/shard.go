@@ -127,8 +127,9 @@ func (s *ShardFSM) ApplyBatch(logs []*raft.Log) []any {
 	return out
 }
 
-// failBatch handles a storage error: the batch is not committed, the replica stops (OnFatal), and waiting
-// proposers get the error rather than a result no other replica may have.
+// failBatch is the fail-stop path (DESIGN.md invariants 6 and 9): the batch is not committed, the applied
+// index does not move, the node stops (OnFatal), and waiting proposers get the error rather than a result other
+// replicas may not have.
 func (s *ShardFSM) failBatch(logs []*raft.Log, out []any, err error) []any {
 	s.st.fatal(err)
 	for i, l := range logs {
@@ -137,24 +138,33 @@ func (s *ShardFSM) failBatch(logs []*raft.Log, out []any, err error) []any {
 	return out
 }
 
-// applyEntry applies one LogCommand entry into b. The returned error is a storage failure (fatal); everything
-// deterministic is in the EntryResult.
+// cannotApply builds the fail-stop error for a committed entry this binary cannot apply (cause wraps
+// ErrUnknownVersion, ErrMalformed or ErrUnknownType), logs it once at ERROR and counts it. Skipping the entry
+// or storing an error result instead would make this replica diverge from one that can apply it.
+func (s *ShardFSM) cannotApply(l *raft.Log, cause error, attrs ...any) error {
+	s.st.cannotApply.Add(1)
+	args := append([]any{"shard", s.id, "index", l.Index, "term", l.Term}, attrs...)
+	args = append(args, "err", cause)
+	s.st.log.Error("fsm: cannot apply a committed entry, halting: upgrade this node's binary "+
+		"(the entry stays unapplied and is replayed after restart)", args...)
+	return fmt.Errorf("fsm: shard %d entry %d (term %d): %w: upgrade this node's binary", s.id, l.Index, l.Term,
+		cause)
+}
+
+// applyEntry applies one LogCommand entry into b. The returned error is fatal (storage failure, or an entry
+// this binary cannot apply); everything deterministic is in the EntryResult.
 func (s *ShardFSM) applyEntry(b *pebble.Batch, l *raft.Log) (*EntryResult, error) {
-	cmds, derr := DecodeBatch(l.Data)
+	cmds, derr := s.st.decode(l.Data)
 	if derr != nil {
-		s.st.poisoned.Add(1)
-		s.st.log.Error("fsm: poison pill: entry rejected on every replica", "shard", s.id, "index", l.Index,
-			"term", l.Term, "err", derr)
-		rec := binary.BigEndian.AppendUint64(nil, l.Index)
-		rec = append(rec, derr.Error()...)
-		if err := b.Set(poisonKey(s.id), rec, nil); err != nil {
-			return nil, fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
+		attrs := []any{"supported_version", EnvelopeVersion}
+		if len(l.Data) > 0 {
+			attrs = append(attrs, "version", l.Data[0])
 		}
-		return &EntryResult{Index: l.Index, Err: fmt.Errorf("fsm: shard %d entry %d: %w", s.id, l.Index, derr)}, nil
+		return nil, s.cannotApply(l, derr, attrs...)
 	}
 	res := make([]Result, len(cmds))
 	for i := range cmds {
-		r, err := s.applyCommand(b, l.Index, &cmds[i])
+		r, err := s.applyCommand(b, l, &cmds[i])
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +173,7 @@ func (s *ShardFSM) applyEntry(b *pebble.Batch, l *raft.Log) (*EntryResult, error
 	return &EntryResult{Index: l.Index, Results: res}, nil
 }
 
-func (s *ShardFSM) applyCommand(b *pebble.Batch, index uint64, c *Command) (Result, error) {
+func (s *ShardFSM) applyCommand(b *pebble.Batch, l *raft.Log, c *Command) (Result, error) {
 	dedup := !c.RequestID.IsZero()
 	if dedup {
 		v, ok, err := metaGet(b, dedupKey(s.id, c.RequestID))
@@ -178,30 +188,29 @@ func (s *ShardFSM) applyCommand(b *pebble.Batch, index uint64, c *Command) (Resu
 			return r, nil
 		}
 	}
-	var r Result
+	// Checked after the dedup lookup: a duplicate returns its stored result without an Applier, exactly as on a
+	// replica that knows the type.
 	a := s.st.applier(c.Type)
 	if a == nil {
-		s.st.log.Error("fsm: unknown command type: rejected on every replica", "shard", s.id, "index", index,
-			"type", c.Type)
-		r.Err = &ApplyError{Code: CodeUnknownCommand, Msg: fmt.Sprintf("command type %d", c.Type)}
+		return Result{}, s.cannotApply(l, fmt.Errorf("%w %d", ErrUnknownType, c.Type), "type", c.Type)
+	}
+	var r Result
+	tx := &Tx{base: baseReader{r: b, shard: s.id}, writes: make(map[string]txWrite)}
+	v, err := s.callApplier(a, tx, c, l.Index)
+	if tx.err != nil {
+		return Result{}, tx.err
+	}
+	if err != nil {
+		var ae *ApplyError
+		if !errors.As(err, &ae) {
+			ae = &ApplyError{Code: CodeApplyFailed, Msg: err.Error()}
+		}
+		r.Err = ae
 	} else {
-		tx := &Tx{base: baseReader{r: b, shard: s.id}, writes: make(map[string]txWrite)}
-		v, err := s.callApplier(a, tx, c, index)
-		if tx.err != nil {
-			return Result{}, tx.err
+		if err := tx.flush(b); err != nil {
+			return Result{}, err
 		}
-		if err != nil {
-			var ae *ApplyError
-			if !errors.As(err, &ae) {
-				ae = &ApplyError{Code: CodeApplyFailed, Msg: err.Error()}
-			}
-			r.Err = ae
-		} else {
-			if err := tx.flush(b); err != nil {
-				return Result{}, err
-			}
-			r.Value = v
-		}
+		r.Value = v
 	}
 	if dedup {
 		if err := s.remember(b, c, r); err != nil {

@@ -29,9 +29,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // ErrBadSnapshot: a snapshot stream failed its checks; the shard's state is unchanged.
 var ErrBadSnapshot = errors.New("fsm: bad snapshot stream")
 
-// Snapshot takes a point-in-time Pebble snapshot of the shard. raft calls it between applies.
+// Snapshot takes a point-in-time Pebble snapshot of the shard. raft calls it between applies. Once the State
+// has halted (fail-stop) it refuses, so that raft cannot compact its log past an entry this node has not
+// applied: after the fix and a restart, that entry must still be in the log to be replayed.
 func (s *ShardFSM) Snapshot() (raft.FSMSnapshot, error) {
-	if err := s.st.acquire(); err != nil {
+	if err := s.st.acquire(); err != nil { // includes the sticky failure of a halted State
 		return nil, err
 	}
 	defer s.st.life.RUnlock()

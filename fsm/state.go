@@ -34,8 +34,10 @@ type Options struct {
 	FS vfs.FS
 	// Logger receives the state machine's and Pebble's logs; nil discards them.
 	Logger *slog.Logger
-	// OnFatal is called once on a storage error inside apply or a fatal Pebble error. It should not return
-	// (default: exit(70)): a replica that cannot store what it applied must stop rather than diverge.
+	// OnFatal is called once on a storage error inside apply, a fatal Pebble error, or a committed entry this
+	// binary cannot apply (unknown envelope version or command type, malformed envelope). It should not return
+	// (default: exit(70)): a replica that cannot store or apply what others applied must stop rather than
+	// diverge. If it returns, the State stays halted: every later operation fails.
 	OnFatal func(error)
 	// CacheBytes is Pebble's block cache size; default 64 MiB.
 	CacheBytes int64
@@ -53,7 +55,7 @@ func (o *Options) setDefaults() {
 	if o.OnFatal == nil {
 		log := o.Logger
 		o.OnFatal = func(err error) {
-			log.Error("fsm: fatal storage error, exiting", "err", err)
+			log.Error("fsm: fatal error, exiting", "err", err)
 			os.Exit(70)
 		}
 	}
@@ -86,8 +88,10 @@ type State struct {
 	snmu  sync.Mutex
 	snaps map[*pebble.Snapshot]struct{} // open raft snapshots, closed by Release or by Close
 
-	poisoned atomic.Uint64
-	restores atomic.Uint64
+	decode func([]byte) ([]Command, error) // DecodeBatch; tests stand in a "newer binary"
+
+	cannotApply atomic.Uint64
+	restores    atomic.Uint64
 }
 
 // Open opens (creating if needed) the state DB in dir. The built-in KV applier is registered for types 1..4.
@@ -99,6 +103,7 @@ func Open(dir string, opts Options) (*State, error) {
 		appliers: make(map[CommandType]Applier),
 		shards:   make(map[uint32]*ShardFSM),
 		snaps:    make(map[*pebble.Snapshot]struct{}),
+		decode:   DecodeBatch,
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref()
@@ -123,6 +128,11 @@ func (st *State) Register(t CommandType, a Applier) {
 	st.appliers[t] = a
 	st.amu.Unlock()
 }
+
+// Applies reports whether this binary has an Applier for command type t. Proposers must check it before
+// raft.Apply: a committed command of an unknown type halts every replica that lacks it (DESIGN.md invariant 6),
+// so a type from the network must be rejected before it reaches the log.
+func (st *State) Applies(t CommandType) bool { return st.applier(t) != nil }
 
 func (st *State) applier(t CommandType) Applier {
 	st.amu.RLock()
@@ -194,14 +204,16 @@ func (st *State) View(shard uint32, fn func(r Reader) error) error {
 
 // Metrics are counters for node/ to export.
 type Metrics struct {
-	PoisonEntries uint64 // entries rejected as undecodable since Open
-	Restores      uint64 // snapshot restores since Open
-	DiskBytes     uint64
+	// CannotApply counts committed entries this binary could not apply since Open (unknown envelope version or
+	// command type, malformed envelope); the first one halts the State, so it is 0 or 1 in practice.
+	CannotApply uint64
+	Restores    uint64 // snapshot restores since Open
+	DiskBytes   uint64
 }
 
 // Metrics returns the state's counters.
 func (st *State) Metrics() Metrics {
-	m := Metrics{PoisonEntries: st.poisoned.Load(), Restores: st.restores.Load()}
+	m := Metrics{CannotApply: st.cannotApply.Load(), Restores: st.restores.Load()}
 	if st.acquire() != nil {
 		return m
 	}

@@ -23,8 +23,11 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of transc
 //
 //	apply <shard> <index>   one command per input line (below); output: one result line per command
 //	raw <shard> <index>     input: the entry's bytes in hex; output: the entry's result
-//	dump <shard>            output: the shard's domain keys and values
+//	dump <shard>            output: the shard's domain keys and values (also of a halted State)
 //	applied <shard>         output: the shard's applied index
+//	fatal                   output: the OnFatal calls since the last open (the State halts on the first)
+//	restart [upgrade]       close and reopen the State over the same files, as a node restart; with upgrade,
+//	                        the newer binary also applies command type 4242 and envelope version 2
 //
 // Commands: put K V | del K | cas K OLD|- NEW|- | get K | type N, each optionally followed by id=N (request id)
 // and t=MS (proposer time).
@@ -39,8 +42,9 @@ func TestTranscripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := openState(t, vfs.NewMem(), "s")
-			defer st.Close()
+			env := &transcriptEnv{fs: vfs.NewMem()}
+			env.open(t, false)
+			defer func() { _ = env.st.Close() }()
 			var out strings.Builder
 			for i, block := range strings.Split(strings.TrimSpace(string(src)), "\n\n") {
 				lines := strings.Split(block, "\n")
@@ -58,7 +62,7 @@ func TestTranscripts(t *testing.T) {
 				if sep == 0 {
 					t.Fatalf("block %d: no directive", i+1)
 				}
-				got := runBlock(t, st, lines[0], lines[1:sep])
+				got := runBlock(t, env, lines[0], lines[1:sep])
 				var want string
 				if sep < len(lines) {
 					want = strings.Join(lines[sep+1:], "\n")
@@ -81,7 +85,28 @@ func TestTranscripts(t *testing.T) {
 	}
 }
 
-func runBlock(t *testing.T, st *State, directive string, input []string) string {
+// transcriptEnv is the node a transcript drives: one State over one filesystem, reopened by restart.
+type transcriptEnv struct {
+	fs     vfs.FS
+	st     *State
+	fatals []string
+}
+
+func (e *transcriptEnv) open(t *testing.T, upgrade bool) {
+	st, err := Open("s", Options{FS: e.fs, OnFatal: func(err error) { e.fatals = append(e.fatals, err.Error()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registerTestAppliers(st)
+	if upgrade {
+		registerNew(st)
+		st.decode = newerDecode
+	}
+	e.st, e.fatals = st, nil
+}
+
+func runBlock(t *testing.T, env *transcriptEnv, directive string, input []string) string {
+	st := env.st
 	f := strings.Fields(directive)
 	num := func(i int) uint64 {
 		if len(f) <= i {
@@ -110,11 +135,14 @@ func runBlock(t *testing.T, st *State, directive string, input []string) string 
 		return formatEntry(res)
 	case "dump":
 		var lines []string
-		err := st.View(uint32(num(1)), func(r Reader) error {
-			return r.Scan(nil, nil, func(k, v []byte) bool {
+		// Straight from the DB: View refuses once the State halted, and the point is to show it unchanged.
+		err := baseReader{r: st.db, shard: uint32(num(1))}.Scan(nil, nil, func(k, v []byte) bool {
+			if strconv.CanBackquote(string(v)) {
 				lines = append(lines, fmt.Sprintf("%s=%s", k, v))
-				return true
-			})
+			} else {
+				lines = append(lines, fmt.Sprintf("%s=0x%x", k, v))
+			}
+			return true
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -122,6 +150,17 @@ func runBlock(t *testing.T, st *State, directive string, input []string) string 
 		return strings.Join(lines, "\n")
 	case "applied":
 		return fmt.Sprint(st.Shard(uint32(num(1))).AppliedIndex())
+	case "fatal":
+		if len(env.fatals) == 0 {
+			return "none"
+		}
+		return strings.Join(env.fatals, "\n")
+	case "restart":
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		env.open(t, len(f) > 1 && f[1] == "upgrade")
+		return ""
 	}
 	t.Fatalf("unknown directive %q", directive)
 	return ""
