@@ -39,3 +39,7 @@ bench:
 
 fuzz:
 	./scripts/fuzz-all.sh $(FUZZTIME)
+
+# 3 raftgram processes on loopback vs a 3-member etcd (when etcd-server is installed); see the script's header.
+bench-cluster:
+	./scripts/bench-cluster.sh

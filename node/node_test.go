@@ -1,0 +1,245 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftgram/raftgram/fsm"
+	"github.com/raftgram/raftgram/shard"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("RAFTGRAM_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func startNode(t *testing.T, dir string) *Node {
+	t.Helper()
+	n, err := New(Config{DataDir: dir, Logger: testLogger(t), DebugAPI: true, BalanceInterval: 500 * time.Millisecond,
+		RaftConfig: func(g uint32, c *raft.Config) { c.SnapshotThreshold = 128; c.TrailingLogs = 64 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("close %s: %v", n.ID(), err)
+		}
+	})
+	return n
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestInProcessCluster runs three nodes in this process (so the race detector sees the node, mux and shard
+// code): init + two joins, writes and linearizable reads through every node, a duplicate request id answered
+// from the dedup table, and the status report.
+func TestInProcessCluster(t *testing.T) {
+	nodes := inProcessCluster(t, 3, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// A read before any command: the leader's read index points at its no-op/barrier entries, which the FSM
+	// never sees; the read must still complete.
+	for s := uint32(0); s < 3; s++ {
+		if _, ok, err := nodes[int(s)].Read(ctx, s, []byte("absent")); err != nil || ok {
+			t.Fatalf("read of an absent key in shard %d: %v %v", s, ok, err)
+		}
+	}
+	for k := 0; k < 60; k++ {
+		n := nodes[k%3]
+		key := []byte(fmt.Sprintf("k%d", k))
+		s := shard.OfBytes(key, 3)
+		res, err := n.Propose(ctx, s, fsm.Command{Type: fsm.TypeKVPut, Payload: fsm.EncodeKVPut(key, []byte("v"))})
+		if err != nil || res.Err != nil {
+			t.Fatalf("put %s via %s: %v %v", key, n.ID(), err, res.Err)
+		}
+		for _, r := range nodes {
+			v, ok, err := r.Read(ctx, s, key)
+			if err != nil || !ok || string(v) != "v" {
+				t.Fatalf("read %s via %s: %q %v %v", key, r.ID(), v, ok, err)
+			}
+		}
+	}
+
+	// The same request id through two different nodes: the second answer is the first outcome, flagged.
+	id, _ := nodes[0].Manager().NewRequestID()
+	cmd := fsm.Command{Type: fsm.TypeKVPut, RequestID: id, Payload: fsm.EncodeKVPut([]byte("dup"), []byte("1"))}
+	if res, err := nodes[1].Propose(ctx, 0, cmd); err != nil || res.Duplicate {
+		t.Fatalf("first: %+v %v", res, err)
+	}
+	if res, err := nodes[2].Propose(ctx, 0, cmd); err != nil || !res.Duplicate {
+		t.Fatalf("retry must be answered as a duplicate: %+v %v", res, err)
+	}
+
+	st := nodes[2].ClusterStatus(ctx)
+	if len(st) != 3 {
+		t.Fatalf("cluster status: %d nodes", len(st))
+	}
+	out := FormatStatus(st)
+	for _, want := range []string{"n1", "n2", "n3", "meta"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("status lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+// inProcessCluster inits n1, joins the others with one token each, and waits until every node is ready with
+// full replica sets.
+func inProcessCluster(t *testing.T, count, shards int) []*Node {
+	t.Helper()
+	base := t.TempDir()
+	d1 := filepath.Join(base, "n1")
+	dd, err := Init(InitOptions{Dir: d1, Shards: shards, Listen: freeAddr(t), Admin: freeAddr(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := []*Node{startNode(t, d1)}
+	waitFor(t, "n1 ready", 20*time.Second, nodes[0].Ready)
+	for i := 2; i <= count; i++ {
+		joinNode(t, dd, nodes, filepath.Join(base, fmt.Sprintf("n%d", i)), fmt.Sprintf("n%d", i))
+		nodes = append(nodes, startNode(t, filepath.Join(base, fmt.Sprintf("n%d", i))))
+		waitFullyReplicated(t, nodes)
+	}
+	return nodes
+}
+
+func joinNode(t *testing.T, dd *DataDir, nodes []*Node, dir, id string) {
+	t.Helper()
+	tok, err := dd.NewToken(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := Join(ctx, JoinOptions{Dir: dir, Via: nodes[len(nodes)-1].Addr(), Token: tok, NodeID: id,
+		Listen: freeAddr(t), Admin: freeAddr(t)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFullyReplicated(t *testing.T, nodes []*Node) {
+	t.Helper()
+	want := min(len(nodes), shard.ReplicationFactor)
+	for _, n := range nodes {
+		waitFor(t, n.ID()+" ready with full replica sets", 60*time.Second, func() bool {
+			p := n.Manager().Placement()
+			if !n.Ready() || p == nil || len(p.Nodes) != len(nodes) {
+				return false
+			}
+			for _, g := range n.Manager().Status() {
+				if g.Group != shard.MetaGroup && len(g.Voters) != want {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+// TestFiveNodesSpreadShards: the 4th and 5th nodes take over replicas (add the new voter, remove the old one,
+// close the old replica), every shard keeps 3 voters, and data written before the moves stays readable.
+func TestFiveNodesSpreadShards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("five in-process nodes")
+	}
+	nodes := inProcessCluster(t, 3, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for k := 0; k < 30; k++ {
+		key := []byte(fmt.Sprintf("m%d", k))
+		if _, err := nodes[0].Propose(ctx, shard.OfBytes(key, 3), fsm.Command{Type: fsm.TypeKVPut,
+			Payload: fsm.EncodeKVPut(key, []byte("v"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dd := nodes[0].DataDir()
+	base := filepath.Dir(dd.Path)
+	for _, id := range []string{"n4", "n5"} {
+		joinNode(t, dd, nodes, filepath.Join(base, id), id)
+		nodes = append(nodes, startNode(t, filepath.Join(base, id)))
+		waitFullyReplicated(t, nodes)
+	}
+	p := nodes[4].Manager().Placement()
+	load := map[string]int{}
+	for s := uint32(0); s < 3; s++ {
+		for _, r := range p.Replicas[s] {
+			load[r]++
+		}
+		// A move may have removed the shard's leader: wait for the new one, then compare its voters.
+		waitFor(t, fmt.Sprintf("shard %d voters = placement %v", s, p.Replicas[s]), 30*time.Second, func() bool {
+			for _, n := range nodes {
+				g := n.Manager().Group(s)
+				if g == nil || g.Raft().State().String() != "Leader" {
+					continue
+				}
+				v := g.Status().Voters
+				if len(v) != 3 {
+					return false
+				}
+				for _, r := range p.Replicas[s] {
+					if !slices.Contains(v, r) {
+						return false
+					}
+				}
+				return true
+			}
+			return false
+		})
+	}
+	if load["n4"] == 0 || load["n5"] == 0 {
+		t.Fatalf("new nodes hold no replicas: %v", p.Replicas)
+	}
+	// A node that gave up a replica closes it.
+	waitFor(t, "moved replicas closed", 30*time.Second, func() bool {
+		for _, n := range nodes {
+			for s := uint32(0); s < 3; s++ {
+				if !p.Holds(n.ID(), s) && n.Manager().Group(s) != nil {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	for k := 0; k < 30; k++ {
+		key := []byte(fmt.Sprintf("m%d", k))
+		v, ok, err := nodes[4].Read(ctx, shard.OfBytes(key, 3), key)
+		if err != nil || !ok || string(v) != "v" {
+			t.Fatalf("read %s after the moves: %q %v %v", key, v, ok, err)
+		}
+	}
+}
