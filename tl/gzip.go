@@ -1,0 +1,93 @@
+package tl
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+)
+
+// GzipPacked is gzip_packed#3072cfa1 packed_data:bytes = Object: Data holds the gzip stream. Decoder.Object
+// unpacks it transparently; this type exists for encoding (see Gzip) and for callers that want the raw form.
+type GzipPacked struct {
+	Data []byte
+}
+
+// TypeID implements Object.
+func (*GzipPacked) TypeID() uint32 { return GzipPackedID }
+
+// TypeName implements Object.
+func (*GzipPacked) TypeName() string { return "gzip_packed" }
+
+// Encode implements Object.
+func (g *GzipPacked) Encode(e *Encoder) error {
+	if g == nil {
+		return e.Fail(ErrNilObject)
+	}
+	e.PutBytes(g.Data)
+	return e.Err()
+}
+
+// Decode implements Object (the packed bytes are kept, not unpacked).
+func (g *GzipPacked) Decode(d *Decoder) error {
+	g.Data = d.Bytes()
+	return d.Err()
+}
+
+// String implements fmt.Stringer.
+func (g *GzipPacked) String() string { return fmt.Sprintf("gzip_packed{%d bytes}", len(g.Data)) }
+
+// Gzip encodes o boxed and returns it wrapped in gzip_packed.
+func Gzip(o Object) (*GzipPacked, error) {
+	plain, err := Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	data, err := gzipBytes(plain)
+	if err != nil {
+		return nil, err
+	}
+	return &GzipPacked{Data: data}, nil
+}
+
+// Gunzip unpacks a gzip_packed payload, failing with ErrGzipTooLarge past limit bytes of output.
+func Gunzip(packed []byte, limit int) ([]byte, error) { return gunzip(packed, limit) }
+
+func gunzip(packed []byte, limit int) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(packed))
+	if err != nil {
+		return nil, fmt.Errorf("tl: gzip_packed: %w", err)
+	}
+	zr.Multistream(false)
+	if limit < 0 {
+		limit = 0
+	}
+	// Grow the output as data actually arrives: a hostile header cannot make us allocate the limit up front.
+	var out bytes.Buffer
+	n, err := io.Copy(&out, io.LimitReader(zr, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("tl: gzip_packed: %w", err)
+	}
+	if n > int64(limit) {
+		return nil, ErrGzipTooLarge
+	}
+	if err := zr.Close(); err != nil {
+		return nil, fmt.Errorf("tl: gzip_packed: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+func gzipBytes(plain []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, fmt.Errorf("tl: gzip: %w", err)
+	}
+	if _, err := zw.Write(plain); err != nil {
+		return nil, fmt.Errorf("tl: gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("tl: gzip: %w", err)
+	}
+	return buf.Bytes(), nil
+}
