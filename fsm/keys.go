@@ -40,10 +40,20 @@ func spaceKey(dst []byte, shard uint32, space byte, rest ...[]byte) []byte {
 
 func appliedKey(shard uint32) []byte { return spaceKey(nil, shard, spaceMeta, []byte{metaApplied}) }
 
-func dedupKey(shard uint32, id RequestID) []byte {
-	return spaceKey(nil, shard, spaceMeta, []byte{metaDedup}, id[:])
+// appendDedupKey appends the dedup record key of id to dst (without allocating when dst has room).
+func appendDedupKey(dst []byte, shard uint32, id RequestID) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, shard)
+	dst = append(dst, spaceMeta, metaDedup)
+	return append(dst, id[:]...)
 }
 
-func expiryKey(shard uint32, t int64, id RequestID) []byte {
-	return spaceKey(nil, shard, spaceMeta, []byte{metaExpiry}, binary.BigEndian.AppendUint64(nil, uint64(t)), id[:])
+// expiryTimeOff is where the time starts in an expiry key.
+const expiryTimeOff = 6
+
+// appendExpiryKey appends the expiry index key of (t, id) to dst.
+func appendExpiryKey(dst []byte, shard uint32, t int64, id RequestID) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, shard)
+	dst = append(dst, spaceMeta, metaExpiry)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t))
+	return append(dst, id[:]...)
 }

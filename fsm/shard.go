@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,12 @@ const DedupWindow = 5 * time.Minute
 // backlog cannot grow without bound, and no single apply does unbounded work.
 const dedupGCPerCommand = 8
 
+// Values of ShardFSM.expiryFloor besides a proposer time.
+const (
+	floorUnknown = math.MinInt64 // not known: the next due check scans from the start of the expiry index
+	floorEmpty   = math.MaxInt64 // the expiry index is empty
+)
+
 // ShardFSM is the raft.FSM and raft.BatchingFSM of one shard.
 type ShardFSM struct {
 	st     *State
@@ -29,6 +36,16 @@ type ShardFSM struct {
 	// applied is written only on raft's FSM goroutine (apply, restore) and read by anyone.
 	applied     atomic.Uint64
 	appliedTerm atomic.Uint64
+
+	// expiryFloor is a lower bound of the oldest dedup expiry time in the shard's state as the current apply
+	// batch sees it (or floorUnknown / floorEmpty). Only an optimization: it says when no record can be due
+	// (floor >= cutoff: skip the expiry scan, the common case) and where the oldest live record starts (the
+	// scan seeks there instead of stepping over the tombstones of records expired before). The records deleted
+	// are the same with or without it, so replicas with different floors (restart, restore) stay identical.
+	// Written on raft's FSM goroutine; reset by anything that changes the state outside apply.
+	expiryFloor atomic.Int64
+	keyBuf      []byte // scratch for dedup keys and records (FSM goroutine only; batches copy what they get)
+	valBuf      []byte
 }
 
 var (
@@ -131,6 +148,7 @@ func (s *ShardFSM) ApplyBatch(logs []*raft.Log) []any {
 // index does not move, the node stops (OnFatal), and waiting proposers get the error rather than a result other
 // replicas may not have.
 func (s *ShardFSM) failBatch(logs []*raft.Log, out []any, err error) []any {
+	s.expiryFloor.Store(floorUnknown) // it described the batch that is not committed
 	s.st.fatal(err)
 	for i, l := range logs {
 		out[i] = &EntryResult{Index: l.Index, Err: err}
@@ -176,7 +194,8 @@ func (s *ShardFSM) applyEntry(b *pebble.Batch, l *raft.Log) (*EntryResult, error
 func (s *ShardFSM) applyCommand(b *pebble.Batch, l *raft.Log, c *Command) (Result, error) {
 	dedup := !c.RequestID.IsZero()
 	if dedup {
-		v, ok, err := metaGet(b, dedupKey(s.id, c.RequestID))
+		s.keyBuf = appendDedupKey(s.keyBuf[:0], s.id, c.RequestID)
+		v, ok, err := metaGet(b, s.keyBuf)
 		if err != nil {
 			return Result{}, fmt.Errorf("fsm: shard %d: dedup lookup: %w", s.id, err)
 		}
@@ -233,42 +252,71 @@ func (s *ShardFSM) callApplier(a Applier, tx *Tx, c *Command, index uint64) (v [
 	return a.Apply(tx, *c)
 }
 
-// remember stores the first result of a request id and expires old ones (DESIGN.md invariant 8).
+// remember stores the first result of a request id and expires old ones (DESIGN.md invariant 8): at most
+// dedupGCPerCommand records whose proposer time is before this command's time minus DedupWindow, oldest first.
 func (s *ShardFSM) remember(b *pebble.Batch, c *Command, r Result) error {
 	t := max(c.Time, 0)
-	if err := b.Set(dedupKey(s.id, c.RequestID), encodeRecord(nil, t, r), nil); err != nil {
+	s.keyBuf = appendDedupKey(s.keyBuf[:0], s.id, c.RequestID)
+	s.valBuf = encodeRecord(s.valBuf[:0], t, r)
+	if err := b.Set(s.keyBuf, s.valBuf, nil); err != nil {
 		return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
 	}
-	if err := b.Set(expiryKey(s.id, t, c.RequestID), nil, nil); err != nil {
+	s.keyBuf = appendExpiryKey(s.keyBuf[:0], s.id, t, c.RequestID)
+	if err := b.Set(s.keyBuf, nil, nil); err != nil {
 		return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
+	}
+	floor := s.expiryFloor.Load()
+	if floor != floorUnknown && t < floor {
+		floor = t
+		s.expiryFloor.Store(floor)
 	}
 	cutoff := t - DedupWindow.Milliseconds()
-	if cutoff <= 0 {
-		return nil
+	if cutoff <= 0 || floor >= cutoff {
+		return nil // nothing can be due: every record is at least as new as the floor
 	}
+	return s.expire(b, cutoff, floor)
+}
+
+// expire deletes up to dedupGCPerCommand records older than cutoff, scanning the expiry index from floor, and
+// moves the floor to the oldest record left.
+func (s *ShardFSM) expire(b *pebble.Batch, cutoff, floor int64) error {
 	lo := spaceKey(nil, s.id, spaceMeta, []byte{metaExpiry})
-	hi := expiryKey(s.id, cutoff, RequestID{})
+	if floor != floorUnknown {
+		lo = appendExpiryKey(lo[:0], s.id, floor, RequestID{})
+	}
+	hi := spaceKey(nil, s.id, spaceMeta, []byte{metaExpiry + 1})
 	it, err := b.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return fmt.Errorf("fsm: shard %d: dedup gc: %w", s.id, err)
 	}
-	var expired [][]byte
-	for ok := it.First(); ok && len(expired) < dedupGCPerCommand; ok = it.Next() {
-		expired = append(expired, append([]byte(nil), it.Key()...))
+	var expired [dedupGCPerCommand][]byte
+	k := 0
+	next := int64(floorEmpty)
+	for ok := it.First(); ok; ok = it.Next() {
+		key := it.Key()
+		et := int64(binary.BigEndian.Uint64(key[expiryTimeOff:]))
+		if et >= cutoff || k == len(expired) {
+			next = et
+			break
+		}
+		expired[k] = append(expired[k][:0], key...)
+		k++
 	}
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("fsm: shard %d: dedup gc: %w", s.id, err)
 	}
-	for _, k := range expired {
+	for _, key := range expired[:k] {
 		var id RequestID
-		copy(id[:], k[len(k)-len(id):])
-		if err := b.Delete(k, nil); err != nil {
+		copy(id[:], key[len(key)-len(id):])
+		if err := b.Delete(key, nil); err != nil {
 			return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
 		}
-		if err := b.Delete(dedupKey(s.id, id), nil); err != nil {
+		s.keyBuf = appendDedupKey(s.keyBuf[:0], s.id, id)
+		if err := b.Delete(s.keyBuf, nil); err != nil {
 			return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
 		}
 	}
+	s.expiryFloor.Store(next)
 	return nil
 }
 

@@ -206,6 +206,7 @@ func (s *ShardFSM) Restore(rc io.ReadCloser) error {
 			if err := st.check(); err != nil {
 				return err
 			}
+			s.expiryFloor.Store(floorUnknown) // the dedup records are the snapshot's now
 			if err := s.loadAppliedLocked(); err != nil {
 				st.fatal(err)
 				return err

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -107,13 +108,17 @@ func Open(dir string, opts Options) (*State, error) {
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref()
-	db, err := pebble.Open(dir, &pebble.Options{
+	po := &pebble.Options{
 		FS:                 opts.FS,
 		Cache:              cache,
 		MemTableSize:       opts.MemTableBytes,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{st: st},
-	})
+	}
+	// Most dedup lookups miss (a request id is new); bloom filters answer a miss without reading sstable
+	// blocks. L1+ inherit L0's filter.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("fsm: open %s: %w", dir, err)
 	}
@@ -176,6 +181,7 @@ func (st *State) DropShard(id uint32) error {
 	if s, ok := st.shards[id]; ok {
 		s.applied.Store(0)
 		s.appliedTerm.Store(0)
+		s.expiryFloor.Store(floorUnknown)
 	}
 	st.smu.Unlock()
 	return nil

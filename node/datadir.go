@@ -25,7 +25,7 @@ import (
 //	server_rsa.pem   MTProto server RSA key (PKCS#1, shared by all nodes), 0600
 //	raftlog/         shared Raft log store (shard/raftlog)
 //	state/           applied state of all shards (fsm)
-//	raft/            per-group stable stores and snapshots (shard)
+//	raft/            per-group stable stores and snapshots (shard); raft/incarnation (raft server ID suffix)
 const dataDirVersion = 1
 
 // NodeFile is node.json.
@@ -46,6 +46,12 @@ type NodeFile struct {
 	// Held caches the shards the placement last gave this node, so a node whose state was lost opens their
 	// groups at once (leaders then catch it up by snapshot) instead of after its meta replica caught up.
 	Held []uint32 `json:"held,omitempty"`
+	// Peers caches the other members' addresses (from the placement): a node that lost its raft state rejoins
+	// through them.
+	Peers []string `json:"peers,omitempty"`
+	// Incarnation mirrors raft/incarnation, the suffix of this node's raft server ID. It is here only to tell
+	// "raft state lost" (set here, file gone) from a data dir of an older binary (neither).
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // DataDir is an opened data directory's paths and credentials.

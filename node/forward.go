@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/raftgram/raftgram/fsm"
 	"github.com/raftgram/raftgram/node/rpc"
@@ -59,8 +60,12 @@ func mapRPCErr(s uint32, err error) error {
 	}
 	var re *rpc.Error
 	if errors.As(err, &re) {
-		if re.Status == rpc.StatusNotLeader {
+		switch re.Status {
+		case rpc.StatusNotLeader:
 			return &shard.NotLeaderError{Shard: s, Leader: re.Msg}
+		case rpc.StatusUnknownCommand:
+			t, _ := strconv.ParseUint(re.Msg, 10, 32)
+			return &shard.UnknownCommandError{Shard: s, Type: fsm.CommandType(t)}
 		}
 		return err
 	}
@@ -72,6 +77,10 @@ func localErr(err error) error {
 	var nl *shard.NotLeaderError
 	if errors.As(err, &nl) {
 		return &rpc.Error{Status: rpc.StatusNotLeader, Msg: nl.Leader}
+	}
+	var uc *shard.UnknownCommandError
+	if errors.As(err, &uc) {
+		return &rpc.Error{Status: rpc.StatusUnknownCommand, Msg: strconv.FormatUint(uint64(uc.Type), 10)}
 	}
 	if shard.Retryable(err) {
 		return &rpc.Error{Status: rpc.StatusNotLeader}

@@ -27,9 +27,13 @@ import (
 //     member's CA hashes to the token's CA hash, and sends {token, node id, address}. The member checks the
 //     token's MAC with the cluster secret, consumes its nonce in the meta group (compare-and-set: a token works
 //     once; the same node may retry), and answers with the cluster credentials and the current placement.
-//  2. Admission (RPC with the new certificate): once listening, the joiner asks a member to add it. The member
-//     checks that the caller's certificate names the node being added, adds it as a voter of the meta group,
-//     records it in the placement, and adds it as a voter of every shard the placement gives it.
+//  2. Admission (RPC with the new certificate), in two calls. Prepare: the member removes every other raft
+//     incarnation of the node id from the meta group and every shard group (a node that lost its raft state
+//     rejoins under a new incarnation; its old one forgot its votes). Only then does the joiner open its groups:
+//     until its old incarnation is out of every configuration, a candidate may still ask this address for the
+//     old incarnation's vote. Admit: the member checks that the caller's certificate names the node being
+//     added, adds its raft ID as a voter of the meta group, records it in the placement, and adds it as a
+//     voter of every shard the placement gives it.
 
 type joinReq struct {
 	Token  string `json:"token"`
@@ -42,6 +46,21 @@ type joinResp struct {
 	Shards      int             `json:"shards"`
 	Credentials Credentials     `json:"credentials"`
 	Placement   json.RawMessage `json:"placement"`
+}
+
+// admitReq is the body of methodJoinCommit.
+type admitReq struct {
+	ID      string `json:"id"`
+	Addr    string `json:"addr"`
+	RaftID  string `json:"raft_id,omitempty"` // default ID (a node of an older binary)
+	Prepare bool   `json:"prepare,omitempty"` // only drop other incarnations of ID (step 2, first call)
+}
+
+func (r admitReq) raftID() string {
+	if r.RaftID == "" {
+		return r.ID
+	}
+	return r.RaftID
 }
 
 type peerKey struct{}
@@ -110,12 +129,39 @@ func (n *Node) handleJoin(ctx context.Context, body []byte) ([]byte, error) {
 		Credentials: n.dd.Credentials(), Placement: pb})
 }
 
-// admitNode is step 2 on the member side.
-func (n *Node) admitNode(ctx context.Context, ni shard.NodeInfo) (*shard.Placement, error) {
-	if id := peerID(ctx); id != ni.ID {
-		return nil, fmt.Errorf("join commit: certificate of %q cannot admit %q", id, ni.ID)
+// forgetIncarnations is the prepare call of step 2 on the member side: every raft incarnation of req.ID but
+// req.RaftID leaves the meta group and every shard group (a no-op for a node id new to the cluster).
+func (n *Node) forgetIncarnations(ctx context.Context, req admitReq) error {
+	if id := peerID(ctx); id != req.ID || shard.NodeOf(req.raftID()) != req.ID {
+		return fmt.Errorf("join prepare: certificate of %q cannot prepare %q (%q)", id, req.ID, req.raftID())
 	}
-	if err := n.shards.ChangeConfig(ctx, shard.MetaGroup, shard.ConfigChange{Add: true, ID: ni.ID, Addr: ni.Addr}); err != nil {
+	groups := []uint32{shard.MetaGroup}
+	for s := 0; s < n.dd.File.Shards; s++ {
+		groups = append(groups, uint32(s))
+	}
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = n.shards.ChangeConfig(ctx, g, shard.ConfigChange{ID: req.ID, Except: req.raftID()})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("drop old incarnations of %s: %w", req.ID, err)
+	}
+	return nil
+}
+
+// admitNode is step 2 on the member side.
+func (n *Node) admitNode(ctx context.Context, req admitReq) (*shard.Placement, error) {
+	ni := shard.NodeInfo{ID: req.ID, Addr: req.Addr}
+	if id := peerID(ctx); id != ni.ID || shard.NodeOf(req.raftID()) != ni.ID {
+		return nil, fmt.Errorf("join commit: certificate of %q cannot admit %q (%q)", id, ni.ID, req.raftID())
+	}
+	if err := n.shards.ChangeConfig(ctx, shard.MetaGroup, shard.ConfigChange{Add: true, ID: req.raftID(), Addr: ni.Addr}); err != nil {
 		return nil, fmt.Errorf("add %s to meta group: %w", ni.ID, err)
 	}
 	var before *shard.Placement
@@ -142,7 +188,7 @@ func (n *Node) admitNode(ctx context.Context, ni shard.NodeInfo) (*shard.Placeme
 		go func() {
 			defer wg.Done()
 			// New voter first, old one after: the group never drops below its replica count.
-			if err := n.shards.ChangeConfig(ctx, uint32(s), shard.ConfigChange{Add: true, ID: ni.ID, Addr: ni.Addr}); err != nil {
+			if err := n.shards.ChangeConfig(ctx, uint32(s), shard.ConfigChange{Add: true, ID: req.raftID(), Addr: ni.Addr}); err != nil {
 				errs[s] = err
 				return
 			}
@@ -321,38 +367,59 @@ func Join(ctx context.Context, o JoinOptions) (*DataDir, error) {
 	return writeDataDir(o.Dir, f, resp.Credentials, rand.Reader, time.Now())
 }
 
-// completeJoin runs step 2 until a member admits this node.
+// completeJoin runs step 2 until a member admits this node: prepare, open the groups, admit.
 func (n *Node) completeJoin() {
 	defer n.wg.Done()
-	self := shard.NodeInfo{ID: n.ID(), Addr: n.Addr()}
-	body, _ := json.Marshal(self)
+	req := admitReq{ID: n.ID(), Addr: n.Addr(), RaftID: n.raftID}
 	n.fileMu.Lock()
 	vias := append([]string(nil), n.dd.File.JoinVia...)
+	joinShards := append([]uint32(nil), n.dd.File.JoinShards...)
 	n.fileMu.Unlock()
+	prep := req
+	prep.Prepare = true
+	if _, ok := n.callMembers(vias, "prepare", prep); !ok {
+		return
+	}
+	if err := n.openGroups(nil, joinShards); err != nil {
+		n.log.Error("join: open groups", "err", err)
+		return
+	}
+	out, ok := n.callMembers(vias, "admission", req)
+	if !ok {
+		return
+	}
+	if p, err := shard.UnmarshalPlacement(out); err == nil {
+		if err := n.openGroups(p, joinShards); err != nil {
+			n.log.Error("join: open groups", "err", err)
+		}
+	}
+	n.fileMu.Lock()
+	n.dd.File.JoinVia, n.dd.File.JoinShards = nil, nil
+	if err := n.dd.Save(); err != nil {
+		n.log.Error("save node.json", "err", err)
+	}
+	n.fileMu.Unlock()
+	n.log.Info("joined the cluster", "raft_id", n.raftID)
+}
+
+// callMembers sends a join commit request to the members in turn until one succeeds; false when the node
+// closes first.
+func (n *Node) callMembers(vias []string, what string, req admitReq) ([]byte, bool) {
+	body, _ := json.Marshal(req)
 	for {
 		for _, via := range vias {
 			ctx, cancel := context.WithTimeout(n.ctx, 90*time.Second)
 			out, err := n.rpcCli.Call(ctx, via, methodJoinCommit, body)
 			cancel()
 			if err != nil {
-				n.log.Warn("join: admission failed, will retry", "via", via, "err", err)
+				n.log.Warn("join: "+what+" failed, will retry", "via", via, "err", err)
 				continue
 			}
-			if p, err := shard.UnmarshalPlacement(out); err == nil {
-				n.shards.SetPlacement(p)
-			}
-			n.fileMu.Lock()
-			n.dd.File.JoinVia, n.dd.File.JoinShards = nil, nil
-			if err := n.dd.Save(); err != nil {
-				n.log.Error("save node.json", "err", err)
-			}
-			n.fileMu.Unlock()
-			n.log.Info("joined the cluster", "via", via)
-			return
+			return out, true
 		}
 		select {
 		case <-n.ctx.Done():
-			return
+			return nil, false
 		case <-time.After(time.Second):
 		}
 	}

@@ -69,6 +69,8 @@ type Node struct {
 	cfg Config
 	log *slog.Logger
 	dd  *DataDir
+	// raftID is this node's raft server ID: node id ~ incarnation (set by Start).
+	raftID string
 
 	state   *fsm.State
 	logs    *raftlog.Store
@@ -159,6 +161,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.Close()
 		}
 	}()
+	if n.raftID, err = n.loadIncarnation(); err != nil {
+		return err
+	}
 	f := n.dd.File
 	if n.state, err = fsm.Open(filepath.Join(n.dd.Path, "state"), fsm.Options{Logger: n.log}); err != nil {
 		return fmt.Errorf("open state: %w", err)
@@ -191,11 +196,12 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.mux.HandleJoin(n.serveJoin)
 
 	n.shards, err = shard.NewManager(shard.Options{
-		NodeID: f.NodeID, Addr: n.dd.File.Advertise, Dir: filepath.Join(n.dd.Path, "raft"),
+		NodeID: f.NodeID, RaftID: n.raftID, Addr: n.dd.File.Advertise, Dir: filepath.Join(n.dd.Path, "raft"),
 		FSM:       func(g uint32) shard.StateMachine { return n.state.Shard(g) },
 		Logs:      func(g uint32) raft.LogStore { return n.logs.Group(uint64(g)) },
 		Transport: func(g uint32) raft.StreamLayer { return n.mux.Layer(g) },
 		Read:      n.state.Read,
+		Applies:   n.state.Applies,
 		Forwarder: forwarder{n},
 		Logger:    n.log, Clock: n.cfg.Clock, Rand: n.cfg.Rand,
 		Events:          n.metrics.events(),
@@ -213,8 +219,12 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.log.Error("cluster listener stopped", "err", err)
 		}
 	}()
-	if err := n.openGroups(); err != nil {
-		return err
+	if len(f.JoinVia) == 0 {
+		// A joining node opens no group before the cluster has dropped any older incarnation of it
+		// (completeJoin): that incarnation's votes are forgotten, and it listened on this same address.
+		if err := n.openGroups(n.localPlacement(), nil); err != nil {
+			return err
+		}
 	}
 	n.shards.Start()
 	if err := n.startAdmin(); err != nil {
@@ -236,22 +246,24 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// openGroups opens the meta group and the shard groups this node knows it holds.
-func (n *Node) openGroups() error {
+// openGroups opens the meta group and the shard groups this node knows it holds: all of them on a bootstrap
+// node, those the placement (the local meta replica's, or the one admission returned) gives it, the ones the
+// join response named (join) and the cached Held list (a node whose state was lost opens them at once; the
+// leaders catch it up by snapshot).
+func (n *Node) openGroups(p *shard.Placement, join []uint32) error {
+	n.fileMu.Lock()
 	f := n.dd.File
+	n.fileMu.Unlock()
 	var boot *raft.Configuration
 	if f.Bootstrap {
 		boot = &raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter,
-			ID: raft.ServerID(f.NodeID), Address: raft.ServerAddress(n.Addr())}}}
+			ID: raft.ServerID(n.raftID), Address: raft.ServerAddress(n.Addr())}}}
 	}
 	if _, err := n.shards.Open(shard.MetaGroup, boot); err != nil {
 		return err
 	}
-	// The placement, when already applied locally, says which shards we hold; a bootstrap node holds all; a
-	// joining node learns them from the join response (stored in node.json via JoinVia's placement).
-	p := n.localPlacement()
 	for s := 0; s < f.Shards; s++ {
-		hold := f.Bootstrap || slices.Contains(f.JoinShards, uint32(s)) || slices.Contains(f.Held, uint32(s)) ||
+		hold := f.Bootstrap || slices.Contains(join, uint32(s)) || slices.Contains(f.Held, uint32(s)) ||
 			(p != nil && p.Holds(f.NodeID, uint32(s)))
 		if !hold {
 			continue
@@ -315,10 +327,17 @@ func (n *Node) watchPlacement() {
 				held = append(held, uint32(s))
 			}
 		}
+		var peers []string
+		for _, ni := range p.Nodes {
+			if ni.ID != n.ID() {
+				peers = append(peers, ni.Addr)
+			}
+		}
 		n.fileMu.Lock()
-		if n.dd.File.Bootstrap || !slices.Equal(held, n.dd.File.Held) {
+		if n.dd.File.Bootstrap || !slices.Equal(held, n.dd.File.Held) || !slices.Equal(peers, n.dd.File.Peers) {
 			n.dd.File.Bootstrap = false // the cluster exists: a wiped restart must never bootstrap again
 			n.dd.File.Held = held
+			n.dd.File.Peers = peers
 			if err := n.dd.Save(); err != nil {
 				n.log.Error("save node.json", "err", err)
 			}
@@ -394,7 +413,7 @@ func (n *Node) closeMovedGroups(p *shard.Placement) {
 		servers := f.Configuration().Servers
 		member := len(servers) == 0 // never configured: our replica has not heard from the group yet, keep it
 		for _, s := range servers {
-			member = member || string(s.ID) == n.ID()
+			member = member || shard.NodeOf(string(s.ID)) == n.ID()
 		}
 		if member {
 			continue

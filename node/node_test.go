@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -38,7 +39,9 @@ func testLogger(t *testing.T) *slog.Logger {
 func startNode(t *testing.T, dir string) *Node {
 	t.Helper()
 	n, err := New(Config{DataDir: dir, Logger: testLogger(t), DebugAPI: true, BalanceInterval: 500 * time.Millisecond,
-		RaftConfig: func(g uint32, c *raft.Config) { c.SnapshotThreshold = 128; c.TrailingLogs = 64 }})
+		RaftConfig: func(g uint32, c *raft.Config) {
+			c.SnapshotThreshold, c.TrailingLogs, c.SnapshotInterval = 128, 64, 300*time.Millisecond
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +109,8 @@ func TestInProcessCluster(t *testing.T) {
 		t.Fatalf("retry must be answered as a duplicate: %+v %v", res, err)
 	}
 
+	checkUnknownTypeRejected(ctx, t, nodes)
+
 	st := nodes[2].ClusterStatus(ctx)
 	if len(st) != 3 {
 		t.Fatalf("cluster status: %d nodes", len(st))
@@ -114,6 +119,56 @@ func TestInProcessCluster(t *testing.T) {
 	for _, want := range []string{"n1", "n2", "n3", "meta"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("status lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+// checkUnknownTypeRejected: a command type no node can apply is refused by the proposer, both when a node
+// proposes it and when it arrives as a forwarded request at the leader (the type comes from the network), with
+// a typed error that crosses RPC; nothing is committed, so no replica fail-stops and the shard keeps serving.
+func checkUnknownTypeRejected(ctx context.Context, t *testing.T, nodes []*Node) {
+	t.Helper()
+	const unknown = fsm.CommandType(4000)
+	const s = uint32(1)
+	var leader *Node
+	waitFor(t, "a leader of shard 1", 10*time.Second, func() bool {
+		for _, n := range nodes {
+			if g := n.Manager().Group(s); g != nil && g.Raft().State() == raft.Leader {
+				leader = n
+				return true
+			}
+		}
+		return false
+	})
+	before := leader.Manager().Group(s).Raft().LastIndex()
+	cmd := fsm.Command{Type: unknown, Payload: []byte("x")}
+
+	cl := NewClient(nodes[0].DataDir())
+	defer cl.Close()
+	var uc *shard.UnknownCommandError
+	_, err := cl.ProposeAt(ctx, leader.Addr(), s, cmd) // what a forwarding node sends
+	if !errors.As(err, &uc) || uc.Type != unknown || uc.Shard != s || !errors.Is(err, shard.ErrUnknownCommand) {
+		t.Fatalf("forwarded propose of type %d: want *shard.UnknownCommandError, got %v", unknown, err)
+	}
+	for _, n := range nodes { // locally on the leader, and forwarded-or-refused on followers
+		if _, err := n.Propose(ctx, s, cmd); !errors.Is(err, shard.ErrUnknownCommand) {
+			t.Fatalf("propose of type %d via %s: %v", unknown, n.ID(), err)
+		}
+	}
+	if after := leader.Manager().Group(s).Raft().LastIndex(); after != before {
+		t.Fatalf("a rejected command reached the log: last index %d -> %d", before, after)
+	}
+	// Every node still serves the shard (a committed unknown type would have halted them all).
+	key := []byte("after-unknown")
+	if _, err := nodes[2].Propose(ctx, s, fsm.Command{Type: fsm.TypeKVPut, Payload: fsm.EncodeKVPut(key, []byte("ok"))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if v, ok, err := n.Read(ctx, s, key); err != nil || !ok || string(v) != "ok" || !n.Ready() {
+			t.Fatalf("%s after the rejected command: %q %v %v ready=%v", n.ID(), v, ok, err, n.Ready())
+		}
+		if m := n.State().Metrics(); m.CannotApply != 0 {
+			t.Fatalf("%s: CannotApply = %d", n.ID(), m.CannotApply)
 		}
 	}
 }
@@ -241,5 +296,121 @@ func TestFiveNodesSpreadShards(t *testing.T) {
 		if err != nil || !ok || string(v) != "v" {
 			t.Fatalf("read %s after the moves: %q %v %v", key, v, ok, err)
 		}
+	}
+}
+
+// TestWipedNodeRejoinsAsNewIncarnation: a node restarted with its raft and state data gone (identity and
+// certificate kept) has forgotten its votes, so it must not answer as its old raft member. It comes back under
+// a new incarnation: the cluster drops the old raft ID from every group before the node opens any group, adds
+// the new one, and the node catches up (by snapshot: the leaders' logs are compacted past what it had).
+func TestWipedNodeRejoinsAsNewIncarnation(t *testing.T) {
+	nodes := inProcessCluster(t, 3, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	put := func(k int) {
+		key := []byte(fmt.Sprintf("w%d", k))
+		if _, err := nodes[0].Propose(ctx, shard.OfBytes(key, 3), fsm.Command{Type: fsm.TypeKVPut,
+			Payload: fsm.EncodeKVPut(key, []byte("v"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := 0; k < 20; k++ {
+		put(k)
+	}
+	victim := nodes[2]
+	oldID := victim.raftID
+	if shard.NodeOf(oldID) != "n3" || oldID == "n3" {
+		t.Fatalf("raft id %q: want n3~incarnation", oldID)
+	}
+	dir := victim.DataDir().Path
+	if err := victim.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for k := 20; k < 500; k++ { // ~160 per shard: past SnapshotThreshold and TrailingLogs
+		put(k)
+	}
+	time.Sleep(time.Second) // a few snapshot intervals: the leaders compact their logs
+	for _, d := range []string{"raft", "raftlog", "state"} {
+		if err := os.RemoveAll(filepath.Join(dir, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes[2] = startNode(t, dir)
+	newID := nodes[2].raftID
+	if newID == oldID || shard.NodeOf(newID) != "n3" {
+		t.Fatalf("wiped node came back as %q (was %q): want a new incarnation of n3", newID, oldID)
+	}
+	waitFullyReplicated(t, nodes)
+	for _, g := range append([]uint32{shard.MetaGroup}, 0, 1, 2) {
+		waitFor(t, fmt.Sprintf("group %d: old incarnation gone, new one a voter", g), 30*time.Second, func() bool {
+			for _, n := range nodes {
+				gr := n.Manager().Group(g)
+				if gr == nil || gr.Raft().State() != raft.Leader {
+					continue
+				}
+				v := gr.Status().RaftVoters
+				return len(v) == 3 && slices.Contains(v, newID) && !slices.Contains(v, oldID)
+			}
+			return false
+		})
+	}
+	// n3 holds every key in its own state (not forwarded reads), caught up by snapshot.
+	waitFor(t, "n3 caught up", 30*time.Second, func() bool {
+		for k := 0; k < 500; k++ {
+			key := []byte(fmt.Sprintf("w%d", k))
+			if _, ok, err := nodes[2].State().Read(shard.OfBytes(key, 3), key); err != nil || !ok {
+				return false
+			}
+		}
+		return true
+	})
+	if m := nodes[2].State().Metrics(); m.Restores == 0 {
+		t.Fatalf("n3 caught up without a snapshot restore")
+	}
+	// And it serves: reads through it, writes through it.
+	put(500)
+	if _, ok, err := nodes[2].Read(ctx, shard.OfBytes([]byte("w500"), 3), []byte("w500")); err != nil || !ok {
+		t.Fatalf("read via the rejoined node: %v %v", ok, err)
+	}
+	// A restart without wiping keeps the incarnation.
+	if err := nodes[2].Close(); err != nil {
+		t.Fatal(err)
+	}
+	nodes[2] = startNode(t, dir)
+	if nodes[2].raftID != newID {
+		t.Fatalf("plain restart changed the raft id %q -> %q", newID, nodes[2].raftID)
+	}
+	waitFullyReplicated(t, nodes)
+
+	// The whole data dir lost (certificate included): `join` with a fresh token under the same node id, on a
+	// new address, is the other way back; again a new incarnation replaces the old one everywhere.
+	if err := nodes[2].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	joinNode(t, nodes[0].DataDir(), nodes[:2], dir, "n3")
+	nodes[2] = startNode(t, dir)
+	third := nodes[2].raftID
+	if third == newID || shard.NodeOf(third) != "n3" {
+		t.Fatalf("re-joined node has raft id %q (was %q)", third, newID)
+	}
+	waitFullyReplicated(t, nodes)
+	for _, g := range append([]uint32{shard.MetaGroup}, 0, 1, 2) {
+		waitFor(t, fmt.Sprintf("group %d: only the newest incarnation", g), 30*time.Second, func() bool {
+			for _, n := range nodes {
+				gr := n.Manager().Group(g)
+				if gr == nil || gr.Raft().State() != raft.Leader {
+					continue
+				}
+				v := gr.Status().RaftVoters
+				return len(v) == 3 && slices.Contains(v, third) && !slices.Contains(v, newID)
+			}
+			return false
+		})
+	}
+	if p := nodes[0].Manager().Placement(); p == nil || len(p.Nodes) != 3 {
+		t.Fatalf("placement after the re-join: %+v", p)
 	}
 }

@@ -59,13 +59,16 @@ func (n *Node) registerRPC() {
 		return json.Marshal(n.ClusterStatus(ctx))
 	})
 	n.rpcSrv.Handle(methodJoinCommit, func(ctx context.Context, body []byte) ([]byte, error) {
-		var ni shard.NodeInfo
-		if err := json.Unmarshal(body, &ni); err != nil {
+		var req admitReq
+		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, fmt.Errorf("join commit: %w", err)
 		}
 		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		p, err := n.admitNode(ctx, ni)
+		if req.Prepare {
+			return nil, n.forgetIncarnations(ctx, req)
+		}
+		p, err := n.admitNode(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -139,9 +142,9 @@ func (n *Node) members() []shard.NodeInfo {
 	if g := n.shards.Group(shard.MetaGroup); g != nil {
 		if f := g.Raft().GetConfiguration(); f.Error() == nil {
 			for _, s := range f.Configuration().Servers {
-				if !seen[string(s.ID)] {
-					seen[string(s.ID)] = true
-					out = append(out, shard.NodeInfo{ID: string(s.ID), Addr: string(s.Address)})
+				if id := shard.NodeOf(string(s.ID)); !seen[id] {
+					seen[id] = true
+					out = append(out, shard.NodeInfo{ID: id, Addr: string(s.Address)})
 				}
 			}
 		}

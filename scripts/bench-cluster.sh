@@ -12,6 +12,11 @@
 # built in a scratch module under BENCH_DIR so the repo's go.mod is untouched): 16-byte keys, 240-byte values,
 # straight to the leader, the same client counts. ETCD=0 skips it. ETCD_TOTALS sets requests per client count;
 # ETCD_BENCHMARK names an already built benchmark binary.
+#
+# Between the two (cluster stopped, so nothing else of ours is on the disk), `raftgram bench --raw-pebble` measures
+# the disk's baseline in the same run: synced 256-byte Pebble Sets into one fresh DB under BENCH_DIR from the same
+# numbers of concurrent writers (Pebble shares WAL fsyncs among them). PEBBLE=0 skips it. The run ends with a
+# table of all three and the ratios raftgram/etcd and raftgram/pebble per client count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIENTS=${CLIENTS:-1,16,100}
@@ -62,18 +67,57 @@ for _ in $(seq 1 60); do
 done
 echo "$out"
 echo
-"$BIN" bench --data-dir "$BENCH_DIR/n1" --clients "$CLIENTS" --duration "$DURATION" --size "$SIZE"
+RESULTS="$BENCH_DIR/results.txt"
+: >"$RESULTS"
+bench_rc=0
+"$BIN" bench --data-dir "$BENCH_DIR/n1" --clients "$CLIENTS" --duration "$DURATION" --size "$SIZE" |
+	tee -a "$RESULTS" | grep -v '^RESULT ' || bench_rc=$?
 echo
 "$BIN" status --data-dir "$BENCH_DIR/n1"
 du -sh "$BENCH_DIR"/n*/raftlog "$BENCH_DIR"/n*/state 2>/dev/null || true
 
+cleanup
+pids=()
+
+# ---- raw Pebble synced writes, same disk, same concurrency (the cluster is stopped) ----
+if [ "${PEBBLE:-1}" != 0 ]; then
+	echo
+	"$BIN" bench --raw-pebble "$BENCH_DIR/rawpebble" --clients "$CLIENTS" --duration "$DURATION" --size "$SIZE" |
+		tee -a "$RESULTS" | grep -v '^RESULT '
+	du -sh "$BENCH_DIR/rawpebble" 2>/dev/null || true
+	rm -rf "$BENCH_DIR/rawpebble"
+fi
+
+summary() {
+	echo
+	echo "summary (same run, same disk; rate in commands or writes per second, p50/p99 in ms):"
+	python3 - "$RESULTS" "$CLIENTS" <<'PY'
+import sys
+res = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 4 and f[0] == "RESULT":
+        res[(f[1], int(f[2]))] = (float(f[3]), f[4] if len(f) > 4 else "-", f[5] if len(f) > 5 else "-")
+def cell(sys_, c):
+    r = res.get((sys_, c))
+    return "%9.0f %7s %7s" % (r[0], r[1], r[2]) if r else "%9s %7s %7s" % ("-", "-", "-")
+def ratio(a, b, c):
+    x, y = res.get((a, c)), res.get((b, c))
+    return "%6.2f" % (x[0] / y[0]) if x and y and y[0] > 0 else "%6s" % "-"
+print("%7s | %-25s | %-25s | %-25s | %8s %8s" % ("clients", "raftgram rate p50 p99", "etcd put rate p50 p99",
+      "raw pebble rate p50 p99", "rg/etcd", "rg/pebble"))
+for c in [int(x) for x in sys.argv[2].split(",")]:
+    print("%7d | %s | %s | %s | %8s %8s" % (c, cell("raftgram", c), cell("etcd", c), cell("pebble", c),
+          ratio("raftgram", "etcd", c), ratio("raftgram", "pebble", c)))
+PY
+}
+
 # ---- etcd, same box, same disk, same concurrency ----
 if [ "${ETCD:-1}" = 0 ] || ! command -v etcd >/dev/null 2>&1; then
 	echo "etcd comparison skipped (ETCD=0 or no etcd binary: apt-get install etcd-server etcd-client)"
-	exit 0
+	summary
+	exit "$bench_rc"
 fi
-cleanup
-pids=()
 EB="${ETCD_BENCHMARK:-$BENCH_DIR/etcd-benchmark}"
 if [ ! -x "$EB" ]; then
 	mkdir -p "$BENCH_DIR/etcdbench"
@@ -111,8 +155,22 @@ for k in "${!counts[@]}"; do
 	c=${counts[$k]}
 	t=${totals[$k]:-20000}
 	echo "-- etcd put, $c clients, $t requests"
-	"$EB" --endpoints="$leader" --conns="$c" --clients="$c" put --key-size=16 --val-size=240 \
-		--key-space-size=1000000 --total="$t" 2>/dev/null | grep -E "Requests/sec|Slowest|Average|  50%|  99%" || true
+	out=$("$EB" --endpoints="$leader" --conns="$c" --clients="$c" put --key-size=16 --val-size=240 \
+		--key-space-size=1000000 --total="$t" 2>/dev/null || true)
+	grep -E "Requests/sec|Slowest|Average|  50%|  99%" <<<"$out" || true
+	# etcd's benchmark prints seconds: "Requests/sec:\t1234.5", "  50% in 0.0123 secs."
+	python3 - "$c" "$out" >>"$RESULTS" <<'PY' || true
+import re, sys
+t = sys.argv[2]
+rate = re.search(r"Requests/sec:\s*([0-9.]+)", t)
+p50 = re.search(r"50% in ([0-9.]+) secs", t)
+p99 = re.search(r"99% in ([0-9.]+) secs", t)
+if rate:
+    ms = lambda m: "%.3f" % (float(m.group(1)) * 1000) if m else "-"
+    print("RESULT etcd %s %s %s %s" % (sys.argv[1], rate.group(1), ms(p50), ms(p99)))
+PY
 done
 terms_after=$(estatus | python3 -c 'import json,sys; print(sorted(e["Status"]["raftTerm"] for e in json.load(sys.stdin)))')
 echo "etcd raft terms before $terms_before after $terms_after"
+summary
+exit "$bench_rc"

@@ -180,7 +180,7 @@ func (m *Manager) openGroup(id uint32, bootstrap *raft.Configuration) (*Group, e
 
 func (m *Manager) raftConfig(id uint32, hlog hclogLogger, notify chan bool) *raft.Config {
 	c := raft.DefaultConfig()
-	c.LocalID = raft.ServerID(m.opts.NodeID)
+	c.LocalID = raft.ServerID(m.opts.RaftID)
 	c.Logger = hlog
 	c.NotifyCh = notify
 	c.NoSnapshotRestoreOnStart = true // the state survives in Pebble; the FSM skips entries <= applied
@@ -382,6 +382,10 @@ func (g *Group) wrapRaftErr(err error) error {
 
 // submit queues one command on this (leader) replica and waits for its outcome.
 func (g *Group) submit(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
+	// The one gate every proposal passes before the batcher (local and forwarded alike).
+	if err := g.m.checkType(g.id, cmd.Type); err != nil {
+		return fsm.Result{}, err
+	}
 	if g.r.State() != raft.Leader {
 		return fsm.Result{}, g.notLeader()
 	}

@@ -21,9 +21,13 @@ var ErrUnavailable = errors.New("peer unavailable")
 
 // ConfigChange is a membership change of one group, run on its leader.
 type ConfigChange struct {
-	Add  bool   `json:"add"` // false = remove
-	ID   string `json:"id"`
-	Addr string `json:"addr"`
+	Add bool `json:"add"` // false = remove
+	// ID is a raft server ID (RaftID) or, for a removal, a bare node id: every incarnation of that node except
+	// Except goes. Adding an ID first removes every other incarnation of the same node (it lost its raft state,
+	// so its old ID must never vote again).
+	ID     string `json:"id"`
+	Addr   string `json:"addr"`
+	Except string `json:"except,omitempty"`
 }
 
 // Forwarder carries requests to another node (node/ implements it over internal RPC). Implementations return
@@ -46,6 +50,8 @@ type Events struct {
 // Options configures a Manager.
 type Options struct {
 	NodeID string
+	// RaftID is this node's raft server ID in every group (RaftID(NodeID, incarnation)); default NodeID.
+	RaftID string
 	Addr   string // this node's advertised address
 	Dir    string // per-group stable stores and snapshots
 
@@ -53,7 +59,10 @@ type Options struct {
 	Logs      func(group uint32) raft.LogStore
 	Transport func(group uint32) raft.StreamLayer
 	// Read returns one key of a shard's applied state (fsm.State.Read); called only after a read barrier.
-	Read      func(shard uint32, key []byte) ([]byte, bool, error)
+	Read func(shard uint32, key []byte) ([]byte, bool, error)
+	// Applies reports whether this binary can apply a command type (fsm.State.Applies). Every proposal is
+	// checked against it before it is batched or forwarded: a committed unknown type halts replicas.
+	Applies   func(fsm.CommandType) bool
 	Forwarder Forwarder
 
 	Logger *slog.Logger
@@ -73,6 +82,9 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.RaftID == "" {
+		o.RaftID = o.NodeID
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -118,8 +130,8 @@ func NewManager(opts Options) (*Manager, error) {
 	switch {
 	case opts.NodeID == "" || opts.Addr == "":
 		return nil, errors.New("shard manager: node id and address required")
-	case opts.FSM == nil || opts.Logs == nil || opts.Transport == nil || opts.Read == nil:
-		return nil, errors.New("shard manager: FSM, Logs, Transport and Read required")
+	case opts.FSM == nil || opts.Logs == nil || opts.Transport == nil || opts.Read == nil || opts.Applies == nil:
+		return nil, errors.New("shard manager: FSM, Logs, Transport, Read and Applies required")
 	}
 	return &Manager{opts: opts, log: opts.Logger, groups: map[uint32]*Group{}, stop: make(chan struct{})}, nil
 }
@@ -267,12 +279,23 @@ func (m *Manager) stamp(cmd *fsm.Command) error {
 // local batcher when this node leads the shard, otherwise it is forwarded to the leader; leader changes and
 // unreachable peers are retried (same request id) until ctx ends.
 func (m *Manager) Propose(ctx context.Context, shard uint32, cmd fsm.Command) (fsm.Result, error) {
+	if err := m.checkType(shard, cmd.Type); err != nil {
+		return fsm.Result{}, err
+	}
 	if err := m.stamp(&cmd); err != nil {
 		return fsm.Result{}, err
 	}
 	return route(ctx, m, shard,
 		func(g *Group) (fsm.Result, error) { return g.submit(ctx, cmd) },
 		func(addr string) (fsm.Result, error) { return m.opts.Forwarder.ForwardPropose(ctx, addr, shard, cmd) })
+}
+
+// checkType rejects a command type this binary cannot apply, before it is forwarded or batched.
+func (m *Manager) checkType(shard uint32, t fsm.CommandType) error {
+	if !m.opts.Applies(t) {
+		return &UnknownCommandError{Shard: shard, Type: t}
+	}
+	return nil
 }
 
 // ProposeLocal commits cmd only if this node leads the shard (the RPC handler's entry point: no second hop).
@@ -358,14 +381,37 @@ func (g *Group) changeConfig(ch ConfigChange) error {
 	if g.r.State() != raft.Leader {
 		return g.notLeader()
 	}
-	var f raft.IndexFuture
-	if ch.Add {
-		f = g.r.AddVoter(raft.ServerID(ch.ID), raft.ServerAddress(ch.Addr), 0, 30*time.Second)
-	} else {
-		f = g.r.RemoveServer(raft.ServerID(ch.ID), 0, 30*time.Second)
-	}
-	if err := f.Error(); err != nil {
+	cf := g.r.GetConfiguration()
+	if err := cf.Error(); err != nil {
 		return g.wrapRaftErr(err)
+	}
+	node := NodeOf(ch.ID)
+	var remove []raft.ServerID
+	present := false
+	for _, s := range cf.Configuration().Servers {
+		id := string(s.ID)
+		switch {
+		case id == ch.Except:
+		case id == ch.ID && ch.Add:
+			present = s.Address == raft.ServerAddress(ch.Addr) && s.Suffrage == raft.Voter
+		case id == ch.ID:
+			remove = append(remove, s.ID)
+		case NodeOf(id) == node && (ch.Add || node == ch.ID):
+			remove = append(remove, s.ID) // another incarnation of the node
+		}
+	}
+	// Other incarnations go first: they are dead (their node runs this one), and a group is better off with one
+	// voter fewer than with a dead voter in a larger quorum.
+	for _, id := range remove {
+		g.m.log.Info("removing raft member", "group", g.id, "raft_id", id)
+		if err := g.r.RemoveServer(id, 0, 30*time.Second).Error(); err != nil {
+			return g.wrapRaftErr(err)
+		}
+	}
+	if ch.Add && !present {
+		if err := g.r.AddVoter(raft.ServerID(ch.ID), raft.ServerAddress(ch.Addr), 0, 30*time.Second).Error(); err != nil {
+			return g.wrapRaftErr(err)
+		}
 	}
 	return nil
 }

@@ -140,3 +140,18 @@ func TestPlacementSpreadsOverLargerClusters(t *testing.T) {
 		t.Fatalf("preferred leaders on %d nodes only: %v", len(lead), lead)
 	}
 }
+
+func TestRaftIDCarriesIncarnation(t *testing.T) {
+	for _, c := range []struct{ id, inc, raft string }{
+		{"n3", "0123456789abcdef", "n3~0123456789abcdef"},
+		{"n3", "", "n3"}, // data dirs from before incarnations
+		{"node-1.a_b", "ff", "node-1.a_b~ff"},
+	} {
+		if got := RaftID(c.id, c.inc); got != c.raft {
+			t.Fatalf("RaftID(%q, %q) = %q, want %q", c.id, c.inc, got, c.raft)
+		}
+		if got := NodeOf(c.raft); got != c.id {
+			t.Fatalf("NodeOf(%q) = %q, want %q", c.raft, got, c.id)
+		}
+	}
+}

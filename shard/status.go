@@ -13,12 +13,14 @@ type GroupStatus struct {
 	Meta         bool     `json:"meta,omitempty"`
 	State        string   `json:"state"`
 	Term         uint64   `json:"term"`
-	LeaderID     string   `json:"leader_id"`
+	LeaderID     string   `json:"leader_id"` // node id
+	LeaderRaftID string   `json:"leader_raft_id,omitempty"`
 	LeaderAddr   string   `json:"leader_addr"`
 	CommitIndex  uint64   `json:"commit_index"`
 	AppliedIndex uint64   `json:"applied_index"` // handed to the FSM (raft's applied index)
 	LastIndex    uint64   `json:"last_index"`
-	Voters       []string `json:"voters"`
+	Voters       []string `json:"voters"`                // node ids
+	RaftVoters   []string `json:"raft_voters,omitempty"` // raft server ids (node id ~ incarnation)
 }
 
 // Status reports every open group.
@@ -36,16 +38,18 @@ func (g *Group) Status() GroupStatus {
 	addr, id := g.r.LeaderWithID()
 	st := GroupStatus{
 		Group: g.id, Meta: g.id == MetaGroup, State: g.r.State().String(), Term: g.r.CurrentTerm(),
-		LeaderID: string(id), LeaderAddr: string(addr), CommitIndex: g.r.CommitIndex(),
+		LeaderID: NodeOf(string(id)), LeaderRaftID: string(id), LeaderAddr: string(addr), CommitIndex: g.r.CommitIndex(),
 		AppliedIndex: max(g.sm.applied.Load(), g.r.AppliedIndex()), LastIndex: g.r.LastIndex(),
 	}
 	if f := g.r.GetConfiguration(); f.Error() == nil {
 		for _, s := range f.Configuration().Servers {
 			if s.Suffrage == raft.Voter {
-				st.Voters = append(st.Voters, string(s.ID))
+				st.Voters = append(st.Voters, NodeOf(string(s.ID)))
+				st.RaftVoters = append(st.RaftVoters, string(s.ID))
 			}
 		}
 		sort.Strings(st.Voters)
+		sort.Strings(st.RaftVoters)
 	}
 	return st
 }
@@ -80,7 +84,7 @@ func (m *Manager) balanceOnce() {
 		if g.r.State() != raft.Leader || now.Before(g.balanceAfter) {
 			continue
 		}
-		want := m.preferred(p, g)
+		want, wantRaft := m.preferred(p, g)
 		if want == "" || want == m.opts.NodeID {
 			continue
 		}
@@ -88,7 +92,7 @@ func (m *Manager) balanceOnce() {
 		if !ok {
 			continue
 		}
-		err := g.r.LeadershipTransferToServer(raft.ServerID(want), raft.ServerAddress(n.Addr)).Error()
+		err := g.r.LeadershipTransferToServer(raft.ServerID(wantRaft), raft.ServerAddress(n.Addr)).Error()
 		if err != nil {
 			// The preferred node is down or behind: leave the leadership here for a while.
 			g.balanceAfter = now.Add(10 * m.opts.BalanceInterval)
@@ -99,8 +103,9 @@ func (m *Manager) balanceOnce() {
 	}
 }
 
-// preferred is the first voter of the group in placement order (shard groups) or node order (meta group).
-func (m *Manager) preferred(p *Placement, g *Group) string {
+// preferred is the first voter of the group in placement order (shard groups) or node order (meta group): its
+// node id and raft server ID.
+func (m *Manager) preferred(p *Placement, g *Group) (string, string) {
 	var order []string
 	if g.id == MetaGroup {
 		for _, n := range p.Nodes {
@@ -111,18 +116,18 @@ func (m *Manager) preferred(p *Placement, g *Group) string {
 	}
 	f := g.r.GetConfiguration()
 	if f.Error() != nil {
-		return ""
+		return "", ""
 	}
-	voters := map[string]bool{}
+	voters := map[string]string{}
 	for _, s := range f.Configuration().Servers {
 		if s.Suffrage == raft.Voter {
-			voters[string(s.ID)] = true
+			voters[NodeOf(string(s.ID))] = string(s.ID)
 		}
 	}
 	for _, id := range order {
-		if voters[id] {
-			return id
+		if r, ok := voters[id]; ok {
+			return id, r
 		}
 	}
-	return ""
+	return "", ""
 }

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/raftgram/raftgram/fsm"
 	"github.com/raftgram/raftgram/node"
@@ -26,6 +29,8 @@ func cmdBench(args []string) error {
 	dur := c.fs.Duration("duration", 10*time.Second, "measured time per client count")
 	warm := c.fs.Duration("warmup", 2*time.Second, "unmeasured time before each run")
 	size := c.fs.Int("size", 256, "command payload bytes (key + value)")
+	rawPebble := c.fs.String("raw-pebble", "", "instead of the cluster, measure synced Pebble Sets of the same size "+
+		"into a new Pebble DB in this directory (the disk's baseline)")
 	if _, err := c.parse(args); err != nil {
 		return err
 	}
@@ -36,6 +41,9 @@ func cmdBench(args []string) error {
 			return fmt.Errorf("--clients: bad count %q", s)
 		}
 		counts = append(counts, n)
+	}
+	if *rawPebble != "" {
+		return benchRawPebble(*rawPebble, counts, *warm, *dur, *size)
 	}
 	cl, a, err := openClient(*dir, *addr)
 	if err != nil {
@@ -51,9 +59,7 @@ func cmdBench(args []string) error {
 	fmt.Printf("%8s %12s %10s %10s %10s %8s\n", "clients", "commands/s", "p50", "p99", "max", "errors")
 	for _, n := range counts {
 		b.run(n, *warm)
-		r := b.run(n, *dur)
-		fmt.Printf("%8d %12.0f %10s %10s %10s %8d\n", n, r.rate, r.p50.Round(10*time.Microsecond),
-			r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.errs)
+		printResult("raftgram", n, b.run(n, *dur))
 	}
 	if b.firstErr != nil {
 		fmt.Printf("first error: %v\n", b.firstErr)
@@ -144,6 +150,46 @@ type benchResult struct {
 }
 
 func (b *bench) run(clients int, d time.Duration) benchResult {
+	return measure(clients, d, b.size, func(w, seq int, rng *rand.Rand, val []byte) error {
+		key := fmt.Sprintf("b%05d-%09d", w, seq)[:16]
+		s := uint32(rng.IntN(b.shards))
+		b.mu.RLock()
+		addr := b.leaders[s]
+		b.mu.RUnlock()
+		var rid fsm.RequestID
+		for i := range rid {
+			rid[i] = byte(rng.UintN(256))
+		}
+		cmd := fsm.Command{Type: fsm.TypeKVPut, RequestID: rid, Time: time.Now().UnixMilli(),
+			Payload: fsm.EncodeKVPut([]byte(key), val)}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := b.cl.ProposeAt(ctx, addr, s, cmd)
+		if err == nil && res.Err != nil {
+			err = res.Err
+		}
+		if err != nil {
+			b.noteErr(err)
+			// Back off: a client storm during an election would only prolong it.
+			time.Sleep(50 * time.Millisecond)
+			if errors.Is(err, shard.ErrNotLeader) || errors.Is(err, shard.ErrUnavailable) {
+				b.maybeRefresh()
+			}
+		}
+		return err
+	})
+}
+
+// printResult prints one row of the table and a RESULT line that scripts/bench-cluster.sh collects.
+func printResult(system string, clients int, r benchResult) {
+	fmt.Printf("%8d %12.0f %10s %10s %10s %8d\n", clients, r.rate, r.p50.Round(10*time.Microsecond),
+		r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.errs)
+	fmt.Printf("RESULT %s %d %.1f %.3f %.3f\n", system, clients, r.rate, float64(r.p50)/1e6, float64(r.p99)/1e6)
+}
+
+// measure runs op from `clients` goroutines for d and reports the rate and latencies of the successful calls.
+// val is a per-client random value of size-16 bytes (keys are 16 bytes).
+func measure(clients int, d time.Duration, size int, op func(w, seq int, rng *rand.Rand, val []byte) error) benchResult {
 	var wg sync.WaitGroup
 	lats := make([][]time.Duration, clients)
 	errs := make([]int, clients)
@@ -154,38 +200,16 @@ func (b *bench) run(clients int, d time.Duration) benchResult {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
-			val := make([]byte, max(b.size-16, 1))
+			val := make([]byte, max(size-16, 1))
 			for i := range val {
 				val[i] = byte('a' + rng.IntN(26))
 			}
 			for seq := 0; time.Now().Before(deadline); seq++ {
-				key := fmt.Sprintf("b%05d-%09d", w, seq)[:16]
-				s := uint32(rng.IntN(b.shards))
-				b.mu.RLock()
-				addr := b.leaders[s]
-				b.mu.RUnlock()
-				var rid fsm.RequestID
-				for i := range rid {
-					rid[i] = byte(rng.UintN(256))
-				}
-				cmd := fsm.Command{Type: fsm.TypeKVPut, RequestID: rid, Time: time.Now().UnixMilli(),
-					Payload: fsm.EncodeKVPut([]byte(key), val)}
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				t0 := time.Now()
-				res, err := b.cl.ProposeAt(ctx, addr, s, cmd)
+				err := op(w, seq, rng, val)
 				el := time.Since(t0)
-				cancel()
-				if err == nil && res.Err != nil {
-					err = res.Err
-				}
 				if err != nil {
 					errs[w]++
-					b.noteErr(err)
-					// Back off: a client storm during an election would only prolong it.
-					time.Sleep(50 * time.Millisecond)
-					if errors.Is(err, shard.ErrNotLeader) || errors.Is(err, shard.ErrUnavailable) {
-						b.maybeRefresh()
-					}
 					continue
 				}
 				lats[w] = append(lats[w], el)
@@ -209,4 +233,60 @@ func (b *bench) run(clients int, d time.Duration) benchResult {
 	r.p99 = all[len(all)*99/100]
 	r.max = all[len(all)-1]
 	return r
+}
+
+// benchRawPebble is the disk's baseline for the cluster numbers: `clients` goroutines each doing one synced
+// Set (16-byte key, size-16 byte value) at a time into one fresh Pebble DB in dir, default options. Pebble's
+// commit pipeline shares WAL fsyncs among concurrent synced writers, as raftgram's log store does; there is no
+// replication, no network and no state machine, so it bounds what a replicated write on this disk can reach.
+func benchRawPebble(dir string, counts []int, warm, dur time.Duration, size int) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		return fmt.Errorf("--raw-pebble %s: directory not empty", dir)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebbleLog{}})
+	if err != nil {
+		return fmt.Errorf("open pebble: %w", err)
+	}
+	defer func() { _ = db.Close() }()
+	fmt.Printf("raw Pebble in %s: synced Set, %d-byte key+value, one DB, no replication\n", dir, size)
+	fmt.Printf("%8s %12s %10s %10s %10s %8s\n", "clients", "writes/s", "p50", "p99", "max", "errors")
+	var firstErr error
+	var mu sync.Mutex
+	op := func(w, seq int, _ *rand.Rand, val []byte) error {
+		key := fmt.Sprintf("p%05d-%09d", w, seq)[:16]
+		err := db.Set([]byte(key), val, pebble.Sync)
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}
+		return err
+	}
+	for _, n := range counts {
+		measure(n, warm, size, op)
+		printResult("pebble", n, measure(n, dur, size, op))
+	}
+	if firstErr != nil {
+		return fmt.Errorf("raw pebble: %w", firstErr)
+	}
+	return nil
+}
+
+// quietPebbleLog drops Pebble's informational lines (they would interleave with the table).
+type quietPebbleLog struct{}
+
+func (quietPebbleLog) Infof(string, ...any) {}
+
+func (quietPebbleLog) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "pebble: "+format+"\n", args...)
+}
+
+func (quietPebbleLog) Fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "pebble: fatal: "+format+"\n", args...)
+	os.Exit(70)
 }

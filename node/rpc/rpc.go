@@ -27,6 +27,9 @@ const (
 	StatusNotLeader byte = 2
 	StatusNoMethod  byte = 3
 	StatusBadToken  byte = 4
+	// StatusUnknownCommand: a proposal's command type has no Applier on the serving node (rejected before
+	// raft; the message names the type). Not retryable.
+	StatusUnknownCommand byte = 5
 )
 
 // Error is a remote error.

@@ -264,7 +264,8 @@ func (c *Cluster) Restart(i int) error {
 }
 
 // Wipe deletes node i's Raft and state data (it must be stopped), keeping its identity (node.json, TLS): on
-// restart it holds no log, no snapshot and no state, and must catch up from the leaders.
+// restart it holds no log, no snapshot, no state and no record of its votes, so it rejoins through its known
+// peers as a new raft incarnation (node/DESIGN.md) and catches up from the leaders.
 func (c *Cluster) Wipe(i int) error {
 	n := c.Nodes[i]
 	if n.Running() {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -385,6 +386,10 @@ func TestCluster(t *testing.T) {
 	t.Run("WipedNodeCatchesUpBySnapshot", func(t *testing.T) {
 		ctx := tctx(t, 120*time.Second)
 		const victim = 2
+		oldIDs := raftIDsOf(mustStatus(ctx, t, c, 0), c.Nodes[victim].ID)
+		if len(oldIDs) != 1 {
+			t.Fatalf("%s has raft ids %v, want exactly one incarnation", c.Nodes[victim].ID, oldIDs)
+		}
 		if err := c.Stop(victim); err != nil {
 			t.Fatal(err)
 		}
@@ -441,6 +446,19 @@ func TestCluster(t *testing.T) {
 		if len(snaps) < shards {
 			t.Fatalf("n3 installed %d snapshots, want one per shard at least: %v", len(snaps), snaps)
 		}
+		// It forgot its votes, so it came back as a new raft member: its old incarnation is in no group.
+		newIDs := raftIDsOf(mustStatus(ctx, t, c, victim), c.Nodes[victim].ID)
+		if len(newIDs) != 1 || newIDs[0] == oldIDs[0] {
+			t.Fatalf("after the wipe %s has raft ids %v (before: %v): want one new incarnation", c.Nodes[victim].ID,
+				newIDs, oldIDs)
+		}
+		for i := range c.Nodes {
+			for _, g := range mustStatus(ctx, t, c, i).Groups {
+				if g.State == "Leader" && (slices.Contains(g.RaftVoters, oldIDs[0]) || !slices.Contains(g.RaftVoters, newIDs[0])) {
+					t.Fatalf("group %d voters %v: want %s, not %s", g.Group, g.RaftVoters, newIDs[0], oldIDs[0])
+				}
+			}
+		}
 		checkAcked(ctx, t, c, acked)
 	})
 
@@ -493,6 +511,19 @@ func replaceNode(t *testing.T, c *testcluster.Cluster, dead int) {
 		}
 	}
 	checkAcked(ctx, t, c, acked)
+}
+
+// raftIDsOf lists the distinct raft server IDs of node id in a node's view of its groups.
+func raftIDsOf(st node.NodeStatus, id string) []string {
+	var out []string
+	for _, g := range st.Groups {
+		for _, r := range g.RaftVoters {
+			if shard.NodeOf(r) == id && !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 func mustStatus(ctx context.Context, t *testing.T, c *testcluster.Cluster, i int) node.NodeStatus {
