@@ -16,8 +16,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
 	"github.com/raftgram/raftgram/node"
+	"github.com/raftgram/raftgram/node/gatehost"
 )
 
 const usage = `raftgram: a Telegram-compatible MTProto server run as a Raft cluster.
@@ -25,12 +25,14 @@ const usage = `raftgram: a Telegram-compatible MTProto server run as a Raft clus
 Usage:
   raftgram init   --data-dir D [--shards N] [--node-id ID] [--listen ADDR] [--admin ADDR]
   raftgram token  --data-dir D                        mint a one-time join token
-  raftgram join   ADDR --token T --data-dir D --node-id ID --listen ADDR [--admin ADDR]   then serves
-  raftgram serve  --data-dir D [--listen ADDR] [--admin ADDR] [--debug-api]
-  raftgram run --dev                                  single node on 127.0.0.1, data in ./data
+  raftgram join   ADDR --token T --data-dir D --node-id ID --listen ADDR [--admin ADDR] [--client ADDR]   then serves
+  raftgram serve  --data-dir D [--listen ADDR] [--admin ADDR] [--client ADDR] [--debug-api]
+                                                      --client: MTProto address of this node's gateway (none if empty)
+  raftgram run --dev [--client ADDR]                  single node on 127.0.0.1, data in ./data, MTProto on 127.0.0.1:2443
   raftgram status [--data-dir D] [--addr ADDR] [--json]
   raftgram remove-node ID [--data-dir D] [--addr ADDR]
   raftgram bench  --data-dir D [--addr ADDR] [--clients 1,16,100] [--duration 10s] [--size 256]
+  raftgram bench  --raw-pebble DIR [--clients 1,16,100] [--duration 10s] [--size 256]
 
 Every command takes --config FILE (JSON object of flag name -> value; flags on the command line win),
 --log-level (debug|info|warn|error) and --log-format (text|json).
@@ -152,22 +154,14 @@ func cmdInit(args []string) error {
 	if err != nil {
 		return err
 	}
-	fp, pub, err := rsaInfo(dd)
+	pubPath, fp, err := gatehost.WritePublicKey(dd)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("initialized cluster %s in %s (%d shards, node %s)\n", dd.File.ClusterID, dd.Path, dd.File.Shards, dd.File.NodeID)
-	fmt.Printf("server RSA key: %s (fingerprint %016x)\n%s", filepath.Join(dd.Path, "server_rsa.pem"), uint64(fp), pub)
+	fmt.Printf("server public key for clients (PKCS#1 RSA PUBLIC KEY): %s (fingerprint %016x)\n", pubPath, uint64(fp))
 	fmt.Printf("join token (one use): %s\n", tok)
 	return nil
-}
-
-func rsaInfo(dd *node.DataDir) (int64, []byte, error) {
-	k, err := gwcrypto.ParsePrivatePEM(dd.RSAPEM)
-	if err != nil {
-		return 0, nil, err
-	}
-	return k.Fingerprint, gwcrypto.EncodePublicPEM(&k.Private.PublicKey), nil
 }
 
 func cmdToken(args []string) error {
@@ -196,6 +190,7 @@ type serveFlags struct {
 	balance                       *time.Duration
 	heartbeat                     *time.Duration
 	inflight                      *int
+	client                        *string
 }
 
 func (sf serveFlags) raftConfig(g uint32, c *raft.Config) {
@@ -226,6 +221,8 @@ func addServeFlags(c *common) serveFlags {
 		balance:       c.fs.Duration("balance-interval", 0, "leadership balancing period (default 3s; negative disables)"),
 		heartbeat:     c.fs.Duration("raft-heartbeat-timeout", 0, "Raft heartbeat, election and leader lease timeout (default 1s)"),
 		inflight:      c.fs.Int("batch-inflight", 0, "batches per group proposed but not yet applied (default 1)"),
+		client: c.fs.String("client", "", "MTProto client address, e.g. 0.0.0.0:443 (every TCP transport, WebSocket at /apiws); "+
+			"empty: this node runs no gateway"),
 	}
 }
 
@@ -265,16 +262,18 @@ func serve(c *common, sf serveFlags) error {
 	if err != nil {
 		return err
 	}
-	n, err := node.New(node.Config{DataDir: *sf.dir, Listen: *sf.listen, Advertise: *sf.advertise,
+	cfg, gw := withGateway(node.Config{DataDir: *sf.dir, Listen: *sf.listen, Advertise: *sf.advertise,
 		Admin: *sf.admin, DebugAPI: *sf.debugAPI, Logger: log, RaftConfig: sf.raftConfig, BalanceInterval: *sf.balance,
-		BatchInflight: *sf.inflight})
+		BatchInflight: *sf.inflight}, *sf.client, log)
+	n, err := node.New(cfg)
 	if err != nil {
 		return err
 	}
-	return runNode(n)
+	return runNode(n, func() error { return printClientInfo(os.Stdout, n, gw, false) })
 }
 
-func runNode(n *node.Node) error {
+// runNode starts n, calls announce (if not nil) once it serves, and runs until SIGINT/SIGTERM.
+func runNode(n *node.Node, announce func() error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -284,6 +283,11 @@ func runNode(n *node.Node) error {
 		return err
 	}
 	fmt.Printf("raftgram node %s serving: cluster %s admin http://%s\n", n.ID(), n.Addr(), n.AdminAddr())
+	if announce != nil {
+		if err := announce(); err != nil {
+			return errors.Join(err, n.Close())
+		}
+	}
 	<-ctx.Done()
 	return n.Close()
 }
@@ -294,6 +298,7 @@ func cmdRun(args []string) error {
 	dir := c.fs.String("data-dir", "", "data directory (default ./data, or $XDG_DATA_HOME/raftgram if ./ is read-only)")
 	listen := c.fs.String("listen", "127.0.0.1:7400", "cluster TLS port")
 	admin := c.fs.String("admin", "127.0.0.1:7401", "admin HTTP address")
+	client := c.fs.String("client", devClientAddr, "MTProto client address (every TCP transport, WebSocket at /apiws); empty disables")
 	if _, err := c.parse(args); err != nil {
 		return err
 	}
@@ -312,17 +317,14 @@ func cmdRun(args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := node.New(node.Config{DataDir: *dir, Listen: *listen, Admin: *admin, DebugAPI: true, Logger: log})
+	cfg, gw := withGateway(node.Config{DataDir: *dir, Listen: *listen, Admin: *admin, DebugAPI: true, Logger: log},
+		*client, log)
+	n, err := node.New(cfg)
 	if err != nil {
 		return err
 	}
-	fp, pub, err := rsaInfo(n.DataDir())
-	if err != nil {
-		return err
-	}
-	fmt.Printf("dev node: data %s\nserver RSA key: %s (fingerprint %016x)\n%s", *dir,
-		filepath.Join(*dir, "server_rsa.pem"), uint64(fp), pub)
-	return runNode(n)
+	fmt.Printf("dev node: data %s\n", *dir)
+	return runNode(n, func() error { return printClientInfo(os.Stdout, n, gw, true) })
 }
 
 func devDataDir() string {
