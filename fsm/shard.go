@@ -60,10 +60,10 @@ func (s *ShardFSM) ID() uint32 { return s.id }
 func (s *ShardFSM) AppliedIndex() uint64 { return s.applied.Load() }
 
 func (s *ShardFSM) loadApplied() error {
-	if err := s.st.acquire(); err != nil {
+	if err := s.st.life.Acquire(); err != nil {
 		return err
 	}
-	defer s.st.life.RUnlock()
+	defer s.st.life.Release()
 	return s.loadAppliedLocked()
 }
 
@@ -96,13 +96,13 @@ func (s *ShardFSM) Apply(l *raft.Log) any {
 // committed without fsync (DESIGN.md invariant 4). It returns one *EntryResult per entry.
 func (s *ShardFSM) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
-	if err := s.st.acquire(); err != nil {
+	if err := s.st.life.Acquire(); err != nil {
 		for i, l := range logs {
 			out[i] = &EntryResult{Index: l.Index, Err: err}
 		}
 		return out
 	}
-	defer s.st.life.RUnlock()
+	defer s.st.life.Release()
 
 	applied := s.applied.Load()
 	b := s.st.db.NewIndexedBatch()
@@ -136,7 +136,7 @@ func (s *ShardFSM) ApplyBatch(logs []*raft.Log) []any {
 	if err := s.st.db.Apply(b, pebble.NoSync); err != nil {
 		return s.failBatch(logs, out, fmt.Errorf("fsm: shard %d: commit %d: %w", s.id, last, err))
 	}
-	if err := s.st.check(); err != nil { // Pebble reported a fatal error during the commit
+	if err := s.st.life.Check(); err != nil { // Pebble reported a fatal error during the commit
 		return s.failBatch(logs, out, err)
 	}
 	s.applied.Store(last)
@@ -149,7 +149,7 @@ func (s *ShardFSM) ApplyBatch(logs []*raft.Log) []any {
 // replicas may not have.
 func (s *ShardFSM) failBatch(logs []*raft.Log, out []any, err error) []any {
 	s.expiryFloor.Store(floorUnknown) // it described the batch that is not committed
-	s.st.fatal(err)
+	s.st.life.Fatal(err)
 	for i, l := range logs {
 		out[i] = &EntryResult{Index: l.Index, Err: err}
 	}

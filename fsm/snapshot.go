@@ -33,10 +33,10 @@ var ErrBadSnapshot = errors.New("fsm: bad snapshot stream")
 // has halted (fail-stop) it refuses, so that raft cannot compact its log past an entry this node has not
 // applied: after the fix and a restart, that entry must still be in the log to be replayed.
 func (s *ShardFSM) Snapshot() (raft.FSMSnapshot, error) {
-	if err := s.st.acquire(); err != nil { // includes the sticky failure of a halted State
+	if err := s.st.life.Acquire(); err != nil { // includes the sticky failure of a halted State
 		return nil, err
 	}
-	defer s.st.life.RUnlock()
+	defer s.st.life.Release()
 	snap := s.st.db.NewSnapshot()
 	s.st.trackSnapshot(snap, true)
 	return &fsmSnapshot{s: s, snap: snap, applied: s.applied.Load(), term: s.appliedTerm.Load()}, nil
@@ -60,15 +60,15 @@ func (f *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 
 func (f *fsmSnapshot) persist(w io.Writer) error {
 	st := f.s.st
-	if err := st.acquire(); err != nil {
+	if err := st.life.Acquire(); err != nil {
 		return err
 	}
-	defer st.life.RUnlock()
+	defer st.life.Release()
 	// A synced empty write syncs the WAL, and with it every earlier unsynced apply.
 	if err := st.db.LogData(nil, pebble.Sync); err != nil {
 		return fmt.Errorf("fsm: shard %d: sync before snapshot: %w", f.s.id, err)
 	}
-	if err := st.check(); err != nil {
+	if err := st.life.Check(); err != nil {
 		return err
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -146,10 +146,10 @@ func (f *fsmSnapshot) Release() {
 func (s *ShardFSM) Restore(rc io.ReadCloser) error {
 	defer func() { _ = rc.Close() }()
 	st := s.st
-	if err := st.acquire(); err != nil {
+	if err := st.life.Acquire(); err != nil {
 		return err
 	}
-	defer st.life.RUnlock()
+	defer st.life.Release()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	hdr := make([]byte, len(snapMagic)+4+16)
 	if _, err := io.ReadFull(br, hdr); err != nil {
@@ -200,15 +200,15 @@ func (s *ShardFSM) Restore(rc io.ReadCloser) error {
 			}
 			if err := st.db.Apply(b, pebble.Sync); err != nil {
 				err = fmt.Errorf("fsm: shard %d: restore commit: %w", s.id, err)
-				st.fatal(err)
+				st.life.Fatal(err)
 				return err
 			}
-			if err := st.check(); err != nil {
+			if err := st.life.Check(); err != nil {
 				return err
 			}
 			s.expiryFloor.Store(floorUnknown) // the dedup records are the snapshot's now
 			if err := s.loadAppliedLocked(); err != nil {
-				st.fatal(err)
+				st.life.Fatal(err)
 				return err
 			}
 			st.restores.Add(1)

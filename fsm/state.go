@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/raftgram/raftgram/internal/pebbledb"
 )
 
 // ErrClosed is returned by reads after Close.
@@ -47,38 +48,17 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
-	if o.FS == nil {
-		o.FS = vfs.Default
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.OnFatal == nil {
-		log := o.Logger
-		o.OnFatal = func(err error) {
-			log.Error("fsm: fatal error, exiting", "err", err)
-			os.Exit(70)
-		}
-	}
-	if o.CacheBytes <= 0 {
-		o.CacheBytes = 64 << 20
-	}
-	if o.MemTableBytes == 0 {
-		o.MemTableBytes = 32 << 20
-	}
+	po := pebbledb.Options(*o)
+	po.SetDefaults(pebbledb.Defaults{CacheBytes: 64 << 20, MemTableBytes: 32 << 20,
+		FatalMessage: "fsm: fatal error, exiting"})
+	*o = Options(po)
 }
 
 // State is the Pebble DB holding the applied state of every shard of a node.
 type State struct {
-	db      *pebble.DB
-	log     *slog.Logger
-	onFatal func(error)
-
-	life   sync.RWMutex // shared by operations, exclusive in Close: nothing reaches a closed DB
-	closed bool
-
-	fatalOnce sync.Once
-	failed    atomic.Pointer[error]
+	db   *pebble.DB   // life.Pebble
+	life *pebbledb.DB // Acquire/Release around every use of db; sticky failure; OnFatal
+	log  *slog.Logger
 
 	amu      sync.RWMutex
 	appliers map[CommandType]Applier
@@ -100,29 +80,21 @@ func Open(dir string, opts Options) (*State, error) {
 	opts.setDefaults()
 	st := &State{
 		log:      opts.Logger,
-		onFatal:  opts.OnFatal,
 		appliers: make(map[CommandType]Applier),
 		shards:   make(map[uint32]*ShardFSM),
 		snaps:    make(map[*pebble.Snapshot]struct{}),
 		decode:   DecodeBatch,
 	}
-	cache := pebble.NewCache(opts.CacheBytes)
-	defer cache.Unref()
-	po := &pebble.Options{
-		FS:                 opts.FS,
-		Cache:              cache,
-		MemTableSize:       opts.MemTableBytes,
-		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{st: st},
-	}
-	// Most dedup lookups miss (a request id is new); bloom filters answer a miss without reading sstable
-	// blocks. L1+ inherit L0's filter.
-	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	db, err := pebble.Open(dir, po)
+	names := pebbledb.Names{Prefix: "fsm", Failed: "fsm: state failed", Component: "pebble-fsm", Closed: ErrClosed}
+	life, err := pebbledb.Open(dir, pebbledb.Options(opts), names, func(po *pebble.Options) {
+		// Most dedup lookups miss (a request id is new); bloom filters answer a miss without reading sstable
+		// blocks. L1+ inherit L0's filter.
+		po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("fsm: open %s: %w", dir, err)
+		return nil, err
 	}
-	st.db = db
+	st.life, st.db = life, life.Pebble
 	registerKV(st)
 	return st, nil
 }
@@ -156,7 +128,7 @@ func (st *State) Shard(id uint32) *ShardFSM {
 	s := &ShardFSM{st: st, id: id}
 	s.lo, s.hi = shardBounds(id)
 	if err := s.loadApplied(); err != nil {
-		st.fatal(err)
+		st.life.Fatal(err)
 	}
 	st.shards[id] = s
 	return s
@@ -166,15 +138,15 @@ func (st *State) Shard(id uint32) *ShardFSM {
 // that stops holding the shard. The shard's raft must be shut down; if the node holds the shard again later it
 // starts empty and catches up by snapshot.
 func (st *State) DropShard(id uint32) error {
-	if err := st.acquire(); err != nil {
+	if err := st.life.Acquire(); err != nil {
 		return err
 	}
-	defer st.life.RUnlock()
+	defer st.life.Release()
 	lo, hi := shardBounds(id)
 	if err := st.db.DeleteRange(lo, hi, pebble.Sync); err != nil {
 		return fmt.Errorf("fsm: drop shard %d: %w", id, err)
 	}
-	if err := st.check(); err != nil {
+	if err := st.life.Check(); err != nil {
 		return err
 	}
 	st.smu.Lock()
@@ -190,19 +162,19 @@ func (st *State) DropShard(id uint32) error {
 // Read returns the value of key in shard's domain key space as of the last apply. Callers serving clients call
 // it only after their read barrier (leader verified, applied index >= read index).
 func (st *State) Read(shard uint32, key []byte) ([]byte, bool, error) {
-	if err := st.acquire(); err != nil {
+	if err := st.life.Acquire(); err != nil {
 		return nil, false, err
 	}
-	defer st.life.RUnlock()
+	defer st.life.Release()
 	return baseReader{r: st.db, shard: shard}.Get(key)
 }
 
 // View runs fn over a consistent point-in-time view of shard's domain key space.
 func (st *State) View(shard uint32, fn func(r Reader) error) error {
-	if err := st.acquire(); err != nil {
+	if err := st.life.Acquire(); err != nil {
 		return err
 	}
-	defer st.life.RUnlock()
+	defer st.life.Release()
 	snap := st.db.NewSnapshot()
 	defer func() { _ = snap.Close() }()
 	return fn(baseReader{r: snap, shard: shard})
@@ -220,73 +192,24 @@ type Metrics struct {
 // Metrics returns the state's counters.
 func (st *State) Metrics() Metrics {
 	m := Metrics{CannotApply: st.cannotApply.Load(), Restores: st.restores.Load()}
-	if st.acquire() != nil {
+	if st.life.Acquire() != nil {
 		return m
 	}
-	defer st.life.RUnlock()
+	defer st.life.Release()
 	m.DiskBytes = st.db.Metrics().DiskSpaceUsage()
 	return m
 }
 
 // Close closes the DB. Every raft using a shard of it must have been shut down.
 func (st *State) Close() error {
-	st.life.Lock()
-	defer st.life.Unlock()
-	if st.closed {
-		return nil
-	}
-	st.closed = true
-	st.snmu.Lock()
-	for snap := range st.snaps {
-		_ = snap.Close()
-		delete(st.snaps, snap)
-	}
-	st.snmu.Unlock()
-	if err := st.db.Close(); err != nil {
-		return fmt.Errorf("fsm: close: %w", err)
-	}
-	return nil
-}
-
-func (st *State) acquire() error {
-	st.life.RLock()
-	if st.closed {
-		st.life.RUnlock()
-		return ErrClosed
-	}
-	if err := st.check(); err != nil {
-		st.life.RUnlock()
-		return err
-	}
-	return nil
-}
-
-// check returns the sticky failure, if any. Pebble reports a failed commit through Logger.Fatalf and then
-// returns nil from Apply, so every commit whose durability matters is followed by a check.
-func (st *State) check() error {
-	if p := st.failed.Load(); p != nil {
-		return fmt.Errorf("fsm: state failed: %w", *p)
-	}
-	return nil
-}
-
-func (st *State) fatal(err error) {
-	st.failed.CompareAndSwap(nil, &err)
-	st.fatalOnce.Do(func() { st.onFatal(err) })
-}
-
-type pebbleLogger struct{ st *State }
-
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.st.log.Debug(fmt.Sprintf(format, args...), "component", "pebble-fsm")
-}
-
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.st.log.Error(fmt.Sprintf(format, args...), "component", "pebble-fsm")
-}
-
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.st.fatal(fmt.Errorf(format, args...))
+	return st.life.Close(func() {
+		st.snmu.Lock()
+		for snap := range st.snaps {
+			_ = snap.Close()
+			delete(st.snaps, snap)
+		}
+		st.snmu.Unlock()
+	})
 }
 
 // trackSnapshot records an open Pebble snapshot (open) or closes and forgets it (!open), once.

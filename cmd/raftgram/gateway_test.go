@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,17 +14,8 @@ import (
 	"github.com/raftgram/raftgram/node"
 	"github.com/raftgram/raftgram/node/authkeys"
 	"github.com/raftgram/raftgram/node/gatehost"
+	"github.com/raftgram/raftgram/node/nodetest"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // TestWithGatewayRegistersAppliersEverywhere: the auth-key applier is on every node's config, the gateway
 // only where a client address is given.
@@ -45,7 +35,7 @@ func TestWithGatewayRegistersAppliersEverywhere(t *testing.T) {
 // public key file matching the fingerprint, and the dev login code.
 func TestDevClientInfo(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "dev")
-	if _, err := node.Init(node.InitOptions{Dir: dir, NodeID: "dev", Shards: 1, Listen: freeAddr(t), Admin: freeAddr(t)}); err != nil {
+	if _, err := node.Init(node.InitOptions{Dir: dir, NodeID: "dev", Shards: 1, Listen: nodetest.FreeAddr(t), Admin: nodetest.FreeAddr(t)}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, h := withGateway(node.Config{DataDir: dir}, "127.0.0.1:0", nil)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/raftgram/raftgram/node"
 	"github.com/raftgram/raftgram/node/authkeys"
+	"github.com/raftgram/raftgram/node/nodetest"
 	"github.com/raftgram/raftgram/shard"
 )
 
@@ -21,7 +22,7 @@ func TestStoreAcrossCluster(t *testing.T) {
 	}
 	base := t.TempDir()
 	d1 := filepath.Join(base, "n1")
-	dd, err := node.Init(node.InitOptions{Dir: d1, Shards: 3, Listen: freeAddr(t), Admin: freeAddr(t)})
+	dd, err := node.Init(node.InitOptions{Dir: d1, Shards: 3, Listen: nodetest.FreeAddr(t), Admin: nodetest.FreeAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestStoreAcrossCluster(t *testing.T) {
 		dir := filepath.Join(base, fmt.Sprintf("n%d", i))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, err = node.Join(ctx, node.JoinOptions{Dir: dir, Via: nodes[0].Addr(), Token: tok,
-			NodeID: fmt.Sprintf("n%d", i), Listen: freeAddr(t), Admin: freeAddr(t)})
+			NodeID: fmt.Sprintf("n%d", i), Listen: nodetest.FreeAddr(t), Admin: nodetest.FreeAddr(t)})
 		cancel()
 		if err != nil {
 			t.Fatal(err)

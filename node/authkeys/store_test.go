@@ -3,7 +3,6 @@ package authkeys_test
 import (
 	"context"
 	"errors"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,38 +11,12 @@ import (
 	"github.com/raftgram/raftgram/gateway/session"
 	"github.com/raftgram/raftgram/node"
 	"github.com/raftgram/raftgram/node/authkeys"
+	"github.com/raftgram/raftgram/node/nodetest"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func startNode(t *testing.T, dir string) *node.Node {
 	t.Helper()
-	n, err := node.New(node.Config{DataDir: dir, Appliers: authkeys.Appliers()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !n.Ready() {
-		if time.Now().After(deadline) {
-			n.Close()
-			t.Fatal("node not ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return n
+	return nodetest.StartReady(t, node.Config{DataDir: dir, Appliers: authkeys.Appliers()})
 }
 
 func key(id int64, temp bool) handshake.AuthKey {
@@ -61,7 +34,7 @@ func key(id int64, temp bool) handshake.AuthKey {
 // state) and checks that keys survive a restart of the node.
 func TestStoreOverNode(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "n1")
-	if _, err := node.Init(node.InitOptions{Dir: dir, Shards: 3, Listen: freeAddr(t), Admin: freeAddr(t)}); err != nil {
+	if _, err := node.Init(node.InitOptions{Dir: dir, Shards: 3, Listen: nodetest.FreeAddr(t), Admin: nodetest.FreeAddr(t)}); err != nil {
 		t.Fatal(err)
 	}
 	n := startNode(t, dir)

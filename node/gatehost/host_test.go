@@ -27,6 +27,7 @@ import (
 	"github.com/raftgram/raftgram/node"
 	"github.com/raftgram/raftgram/node/authkeys"
 	"github.com/raftgram/raftgram/node/gatehost"
+	"github.com/raftgram/raftgram/node/nodetest"
 	"github.com/raftgram/raftgram/tl"
 	"github.com/raftgram/raftgram/tl/api"
 )
@@ -36,16 +37,6 @@ func testLog() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // configBackend answers help.getConfig with a config naming the gateway's current address as DC 1.
@@ -82,23 +73,7 @@ func startNode(t *testing.T, dir string, b gateway.Backend) (*node.Node, *gateho
 	h := gatehost.New(gatehost.Options{ClientAddr: "127.0.0.1:0", Gateway: func(o *gateway.Options) {
 		o.PQPrimeBits = 20 // gotd factors pq with big.Int: seconds per key under -race at full size
 	}}, b, testLog())
-	n, err := node.New(node.Config{DataDir: dir, Logger: testLog(), Gateway: h, Appliers: authkeys.Appliers()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !n.Ready() {
-		if time.Now().After(deadline) {
-			n.Close()
-			t.Fatal("node not ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	n := nodetest.StartReady(t, node.Config{DataDir: dir, Logger: testLog(), Gateway: h, Appliers: authkeys.Appliers()})
 	if h.Addr() == "" || h.Server() == nil || h.Store() == nil {
 		n.Close()
 		t.Fatal("gateway not started")
@@ -172,7 +147,7 @@ func sessionKey(t *testing.T, storage *session.StorageMemory) int64 {
 // state. A second client with PFS binds a temporary key through the cluster.
 func TestGotdKeyThroughRaftSurvivesRestart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "n1")
-	dd, err := node.Init(node.InitOptions{Dir: dir, Shards: 2, Listen: freeAddr(t), Admin: freeAddr(t)})
+	dd, err := node.Init(node.InitOptions{Dir: dir, Shards: 2, Listen: nodetest.FreeAddr(t), Admin: nodetest.FreeAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

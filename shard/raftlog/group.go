@@ -42,10 +42,10 @@ func newGroupLog(s *Store, id uint64) *GroupLog {
 
 // load rebuilds first and last with two bounded seeks.
 func (g *GroupLog) load() error {
-	if err := g.s.acquire(); err != nil {
+	if err := g.s.life.Acquire(); err != nil {
 		return err
 	}
-	defer g.s.life.RUnlock()
+	defer g.s.life.Release()
 	it, err := g.s.db.NewIter(&pebble.IterOptions{LowerBound: g.lower, UpperBound: g.upper})
 	if err != nil {
 		return fmt.Errorf("raftlog: group %d: open iterator: %w", g.id, err)
@@ -102,10 +102,10 @@ func (g *GroupLog) GetLog(index uint64, l *raft.Log) error {
 	if _, _, err := g.bounds(); err != nil {
 		return err
 	}
-	if err := g.s.acquire(); err != nil {
+	if err := g.s.life.Acquire(); err != nil {
 		return err
 	}
-	defer g.s.life.RUnlock()
+	defer g.s.life.Release()
 	var kb [keyLen]byte
 	v, closer, err := g.s.db.Get(logKey(kb[:0], g.id, index))
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -150,10 +150,10 @@ func (g *GroupLog) StoreLogs(logs []*raft.Log) error {
 			return fmt.Errorf("raftlog: group %d: entries not consecutive at %d (want %d)", g.id, l.Index, start+uint64(i))
 		}
 	}
-	if err := g.s.acquire(); err != nil {
+	if err := g.s.life.Acquire(); err != nil {
 		return err
 	}
-	defer g.s.life.RUnlock()
+	defer g.s.life.Release()
 
 	size := 0
 	for _, l := range logs {
@@ -171,7 +171,7 @@ func (g *GroupLog) StoreLogs(logs []*raft.Log) error {
 	if err := g.s.db.Apply(b, pebble.Sync); err != nil {
 		return fmt.Errorf("raftlog: group %d: append %d..%d: %w", g.id, start, start+uint64(len(logs))-1, err)
 	}
-	if err := g.s.check(); err != nil {
+	if err := g.s.life.Check(); err != nil {
 		return err
 	}
 	if first == 0 {
@@ -198,10 +198,10 @@ func (g *GroupLog) DeleteRange(min, max uint64) error {
 	if !prefix && !suffix {
 		return fmt.Errorf("raftlog: group %d: delete %d..%d would leave a hole in %d..%d", g.id, lo, hi, first, last)
 	}
-	if err := g.s.acquire(); err != nil {
+	if err := g.s.life.Acquire(); err != nil {
 		return err
 	}
-	defer g.s.life.RUnlock()
+	defer g.s.life.Release()
 
 	var start, end []byte
 	switch {
@@ -223,7 +223,7 @@ func (g *GroupLog) DeleteRange(min, max uint64) error {
 	if err := g.s.db.DeleteRange(start, end, wo); err != nil {
 		return fmt.Errorf("raftlog: group %d: delete %d..%d: %w", g.id, lo, hi, err)
 	}
-	if err := g.s.check(); err != nil {
+	if err := g.s.life.Check(); err != nil {
 		return err
 	}
 	switch {

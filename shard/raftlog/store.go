@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
-	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/raftgram/raftgram/internal/pebbledb"
 )
 
 // ErrClosed is returned by every operation after Close.
@@ -34,41 +34,17 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
-	if o.FS == nil {
-		o.FS = vfs.Default
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.OnFatal == nil {
-		log := o.Logger
-		o.OnFatal = func(err error) {
-			log.Error("raftlog: fatal storage error, exiting", "err", err)
-			os.Exit(70)
-		}
-	}
-	if o.CacheBytes <= 0 {
-		o.CacheBytes = 8 << 20
-	}
-	if o.MemTableBytes == 0 {
-		o.MemTableBytes = 16 << 20
-	}
+	po := pebbledb.Options(*o)
+	po.SetDefaults(pebbledb.Defaults{CacheBytes: 8 << 20, MemTableBytes: 16 << 20,
+		FatalMessage: "raftlog: fatal storage error, exiting"})
+	*o = Options(po)
 }
 
 // Store is one Pebble DB holding the Raft logs of every group of a node.
 type Store struct {
-	db      *pebble.DB
-	log     *slog.Logger
-	syncs   *syncCounter
-	onFatal func(error)
-
-	// life is held shared by every operation and exclusively by Close, so no operation ever reaches a closed
-	// Pebble DB (which would panic).
-	life   sync.RWMutex
-	closed bool
-
-	fatalOnce sync.Once
-	failed    atomic.Pointer[error]
+	db    *pebble.DB   // life.Pebble
+	life  *pebbledb.DB // Acquire/Release around every use of db; sticky failure; OnFatal
+	syncs *syncCounter
 
 	gmu    sync.Mutex
 	groups map[uint64]*GroupLog
@@ -78,55 +54,19 @@ type Store struct {
 func Open(dir string, opts Options) (*Store, error) {
 	opts.setDefaults()
 	s := &Store{
-		log:     opts.Logger,
-		syncs:   &syncCounter{},
-		onFatal: opts.OnFatal,
-		groups:  make(map[uint64]*GroupLog),
+		syncs:  &syncCounter{},
+		groups: make(map[uint64]*GroupLog),
 	}
-	cache := pebble.NewCache(opts.CacheBytes)
-	defer cache.Unref()
-	po := &pebble.Options{
-		FS:                 countingFS{FS: opts.FS, c: s.syncs},
-		Cache:              cache,
-		MemTableSize:       opts.MemTableBytes,
-		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{s: s},
-	}
-	db, err := pebble.Open(dir, po)
+	names := pebbledb.Names{Prefix: "raftlog", Failed: "raftlog: store failed", Component: "pebble-raftlog",
+		Closed: ErrClosed}
+	life, err := pebbledb.Open(dir, pebbledb.Options(opts), names, func(po *pebble.Options) {
+		po.FS = countingFS{FS: po.FS, c: s.syncs}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("raftlog: open %s: %w", dir, err)
+		return nil, err
 	}
-	s.db = db
+	s.life, s.db = life, life.Pebble
 	return s, nil
-}
-
-// fatal records err as the store's sticky failure and hands it to OnFatal once.
-func (s *Store) fatal(err error) {
-	s.failed.CompareAndSwap(nil, &err)
-	s.fatalOnce.Do(func() { s.onFatal(err) })
-}
-
-// check returns the sticky failure, if any. Called after every commit: if Pebble hit a fatal WAL error during
-// the commit, the caller must not be told its write is durable.
-func (s *Store) check() error {
-	if p := s.failed.Load(); p != nil {
-		return fmt.Errorf("raftlog: store failed: %w", *p)
-	}
-	return nil
-}
-
-// acquire takes the shared life lock; release with s.life.RUnlock.
-func (s *Store) acquire() error {
-	s.life.RLock()
-	if s.closed {
-		s.life.RUnlock()
-		return ErrClosed
-	}
-	if err := s.check(); err != nil {
-		s.life.RUnlock()
-		return err
-	}
-	return nil
 }
 
 // Group returns the log of one Raft group; the same pointer for the same id. Loading the group's first and
@@ -147,14 +87,14 @@ func (s *Store) DropGroup(id uint64) error {
 	g := s.Group(id)
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
-	if err := s.acquire(); err != nil {
+	if err := s.life.Acquire(); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Release()
 	if err := s.db.DeleteRange(g.lower, g.upper, pebble.Sync); err != nil {
 		return fmt.Errorf("raftlog: drop group %d: %w", id, err)
 	}
-	if err := s.check(); err != nil {
+	if err := s.life.Check(); err != nil {
 		return err
 	}
 	g.setBounds(0, 0)
@@ -172,10 +112,10 @@ type Metrics struct {
 // Metrics returns the store's counters.
 func (s *Store) Metrics() Metrics {
 	m := Metrics{WALSyncs: s.syncs.wal.Load(), OtherSyncs: s.syncs.other.Load()}
-	if s.acquire() != nil {
+	if s.life.Acquire() != nil {
 		return m
 	}
-	defer s.life.RUnlock()
+	defer s.life.Release()
 	pm := s.db.Metrics()
 	m.WALBytesWritten = pm.WAL.BytesWritten
 	m.DiskBytes = pm.DiskSpaceUsage()
@@ -184,40 +124,14 @@ func (s *Store) Metrics() Metrics {
 
 // Flush forces the memtable to disk and waits. Tests and measurements use it to see compaction at work.
 func (s *Store) Flush() error {
-	if err := s.acquire(); err != nil {
+	if err := s.life.Acquire(); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Release()
 	return s.db.Flush()
 }
 
 // Close closes the DB. Every raft using the store must have been shut down; later calls fail with ErrClosed.
-func (s *Store) Close() error {
-	s.life.Lock()
-	defer s.life.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("raftlog: close: %w", err)
-	}
-	return nil
-}
-
-// pebbleLogger routes Pebble's logs to slog and turns Fatalf into the store's fail-stop path.
-type pebbleLogger struct{ s *Store }
-
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.s.log.Debug(fmt.Sprintf(format, args...), "component", "pebble-raftlog")
-}
-
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.s.log.Error(fmt.Sprintf(format, args...), "component", "pebble-raftlog")
-}
-
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.s.fatal(fmt.Errorf(format, args...))
-}
+func (s *Store) Close() error { return s.life.Close(nil) }
 
 var _ io.Closer = (*Store)(nil)
