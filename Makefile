@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 FUZZTIME  ?= 10m
 
-.PHONY: run build test unit lint tools generate check-generated bench fuzz bench-cluster bench-messages jepsen
+.PHONY: run build test unit lint tools generate check-generated bench fuzz bench-cluster
 
 build:
 	$(GO) build -o bin/raftgram ./cmd/raftgram
