@@ -25,7 +25,11 @@ func WritePublicKey(dd *node.DataDir) (path string, fingerprint int64, err error
 		return "", 0, fmt.Errorf("gatehost: server RSA key: %w", err)
 	}
 	pub := gwcrypto.EncodePublicPEM(&k.Private.PublicKey)
-	path = filepath.Join(dd.Path, PublicKeyFile)
+	// Absolute, since it is printed for operators to paste into client configuration.
+	path, err = filepath.Abs(filepath.Join(dd.Path, PublicKeyFile))
+	if err != nil {
+		return "", 0, fmt.Errorf("gatehost: %w", err)
+	}
 	cur, err := os.ReadFile(path)
 	switch {
 	case err == nil && bytes.Equal(cur, pub):
