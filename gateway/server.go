@@ -448,6 +448,12 @@ func (s *Server) bindLocked(authKeyID, userID int64) {
 // Push sends updates to every live session of the user (sessions without a connection keep it until one
 // binds, within their limits). It returns an error only if the updates cannot be encoded.
 func (s *Server) Push(userID int64, updates tl.Object) error {
+	return s.PushExcept(userID, 0, updates)
+}
+
+// PushExcept is Push to every session of the user but the one with id exceptSession (0: none): the session
+// that made a change gets it in its call's result, as Telegram does.
+func (s *Server) PushExcept(userID, exceptSession int64, updates tl.Object) error {
 	if _, err := tl.Marshal(updates); err != nil {
 		return fmt.Errorf("gateway: push: %w", err)
 	}
@@ -463,7 +469,9 @@ func (s *Server) Push(userID int64, updates tl.Object) error {
 	s.mu.Unlock()
 	for _, id := range keys {
 		for _, sess := range s.sess.Sessions(id) {
-			sess.Push(updates)
+			if exceptSession == 0 || sess.ID() != exceptSession {
+				sess.Push(updates)
+			}
 		}
 	}
 	return nil
@@ -495,12 +503,15 @@ func (s *Server) invoke(sess *session.Session, r session.Request) {
 		UserID: key.UserID(), Layer: r.Layer, Init: sess.Init(), Request: r.Query, NoUpdates: r.WithoutUpdates,
 	}
 	if pid := key.PermID(); pid != 0 {
+		// The user is the permanent key's; load it if only the temporary key is cached here (e.g. the client
+		// bound its temporary key through another node).
 		call.PermKeyID = pid
-		s.mu.Lock()
-		if pk := s.keys[pid]; pk != nil {
+		call.UserID = 0
+		if pk, err := s.key(pid); err != nil {
+			s.log.Warn("load permanent key of a temporary key", "perm", pid, "err", err)
+		} else if pk != nil {
 			call.UserID = pk.UserID()
 		}
-		s.mu.Unlock()
 	}
 	var (
 		res tl.Object

@@ -46,6 +46,9 @@ func (n *Node) startAdmin() error {
 		defer cancel()
 		writeJSON(w, n.ClusterStatus(ctx))
 	})
+	for path, h := range n.cfg.AdminHandlers {
+		mux.Handle(path, h)
+	}
 	if n.cfg.DebugAPI {
 		mux.HandleFunc("/debug/kv", n.debugKV)
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

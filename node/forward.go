@@ -22,6 +22,7 @@ const (
 	methodRemoveNode    byte = 6
 	methodClusterStatus byte = 7
 	methodCloseGroup    byte = 8
+	methodQuery         byte = 9
 )
 
 // forwarder implements shard.Forwarder over internal RPC.
@@ -40,6 +41,14 @@ func (f forwarder) ForwardRead(ctx context.Context, addr string, s uint32, key [
 		return nil, false, errors.New("read: short response")
 	}
 	return out[1:], out[0] == 1, nil
+}
+
+func (f forwarder) ForwardQuery(ctx context.Context, addr string, s uint32, query []byte) ([]byte, error) {
+	out, err := f.n.rpcCli.Call(ctx, addr, methodQuery, encodeReadReq(s, query))
+	if err != nil {
+		return nil, mapRPCErr(s, err)
+	}
+	return out, nil
 }
 
 func (f forwarder) ForwardConfig(ctx context.Context, addr string, g uint32, ch shard.ConfigChange) error {

@@ -50,6 +50,10 @@ type Config struct {
 	Gateway       Gateway
 	// Appliers are domain command appliers registered on the state machine before any group opens.
 	Appliers map[fsm.CommandType]fsm.Applier
+	// Queries are domain read queries (Node.Query), served on shard leaders.
+	Queries map[QueryType]QueryFunc
+	// AdminHandlers are extra endpoints of the admin HTTP server (operator tools such as /codes).
+	AdminHandlers map[string]http.Handler
 }
 
 func (c *Config) setDefaults() {
@@ -81,6 +85,8 @@ type Node struct {
 	admin   *http.Server
 	adminLn net.Listener
 	metrics *metrics
+	// domainRPC holds the internal RPC methods domain code registered (HandleRPC, before Start).
+	domainRPC map[byte]rpc.HandlerFunc
 
 	ready atomic.Bool
 	// fileMu guards dd.File and its saves after Start.
@@ -201,6 +207,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Logs:      func(g uint32) raft.LogStore { return n.logs.Group(uint64(g)) },
 		Transport: func(g uint32) raft.StreamLayer { return n.mux.Layer(g) },
 		Read:      n.state.Read,
+		Query:     n.runQuery,
 		Applies:   n.state.Applies,
 		Forwarder: forwarder{n},
 		Logger:    n.log, Clock: n.cfg.Clock, Rand: n.cfg.Rand,

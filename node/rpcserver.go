@@ -43,6 +43,21 @@ func (n *Node) registerRPC() {
 		}
 		return append(out, v...), nil
 	})
+	n.rpcSrv.Handle(methodQuery, func(ctx context.Context, body []byte) ([]byte, error) {
+		if len(body) < 4 {
+			return nil, errors.New("query: short request")
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		out, err := n.shards.QueryLocal(ctx, binary.BigEndian.Uint32(body), body[4:])
+		if err != nil {
+			return nil, localErr(err)
+		}
+		return out, nil
+	})
+	for m, h := range n.domainRPC {
+		n.rpcSrv.Handle(m, h)
+	}
 	n.rpcSrv.Handle(methodConfig, func(ctx context.Context, body []byte) ([]byte, error) {
 		var req configReq
 		if err := json.Unmarshal(body, &req); err != nil {

@@ -36,6 +36,7 @@ type ConfigChange struct {
 type Forwarder interface {
 	ForwardPropose(ctx context.Context, addr string, shard uint32, cmd fsm.Command) (fsm.Result, error)
 	ForwardRead(ctx context.Context, addr string, shard uint32, key []byte) ([]byte, bool, error)
+	ForwardQuery(ctx context.Context, addr string, shard uint32, query []byte) ([]byte, error)
 	ForwardConfig(ctx context.Context, addr string, group uint32, ch ConfigChange) error
 }
 
@@ -60,6 +61,9 @@ type Options struct {
 	Transport func(group uint32) raft.StreamLayer
 	// Read returns one key of a shard's applied state (fsm.State.Read); called only after a read barrier.
 	Read func(shard uint32, key []byte) ([]byte, bool, error)
+	// Query runs a domain read (a multi-key view of the shard's state, e.g. a page of history) on the leader
+	// after a read barrier; query is opaque to the manager. Nil: Query fails.
+	Query func(shard uint32, query []byte) ([]byte, error)
 	// Applies reports whether this binary can apply a command type (fsm.State.Applies). Every proposal is
 	// checked against it before it is batched or forwarded: a committed unknown type halts replicas.
 	Applies   func(fsm.CommandType) bool
@@ -346,6 +350,39 @@ func (m *Manager) readLocal(ctx context.Context, g *Group, key []byte) ([]byte, 
 		return nil, false, fmt.Errorf("shard %d read: %w", g.id, err)
 	}
 	return v, ok, nil
+}
+
+// Query is a linearizable domain read of shard's state (Options.Query), served by the shard leader: a
+// multi-key view that cannot be shipped as a key, e.g. a page of a message box.
+func (m *Manager) Query(ctx context.Context, shard uint32, query []byte) ([]byte, error) {
+	return route(ctx, m, shard,
+		func(g *Group) ([]byte, error) { return m.queryLocal(ctx, g, query) },
+		func(addr string) ([]byte, error) { return m.opts.Forwarder.ForwardQuery(ctx, addr, shard, query) })
+}
+
+// QueryLocal is Query restricted to this node (the RPC handler's entry point).
+func (m *Manager) QueryLocal(ctx context.Context, shard uint32, query []byte) ([]byte, error) {
+	g := m.Group(shard)
+	if g == nil {
+		return nil, &NotLeaderError{Shard: shard}
+	}
+	return m.queryLocal(ctx, g, query)
+}
+
+func (m *Manager) queryLocal(ctx context.Context, g *Group, query []byte) ([]byte, error) {
+	if m.opts.Query == nil {
+		return nil, errors.New("shard manager: no query handler")
+	}
+	if err := g.readIndex(ctx); err != nil {
+		return nil, err
+	}
+	return m.opts.Query(g.id, query)
+}
+
+// IsLeader reports whether this node currently leads shard's group (and may serve reads after a barrier).
+func (m *Manager) IsLeader(shard uint32) bool {
+	g := m.Group(shard)
+	return g != nil && g.r.State() == raft.Leader
 }
 
 // Barrier returns once this node, as leader of shard, may serve linearizable reads of it from the local FSM

@@ -57,6 +57,10 @@ type Options struct {
 	Dir    string // required: parent of the nodes' data dirs and logs (t.TempDir())
 	// ServeArgs are extra flags for serve/join (e.g. "--raft-snapshot-threshold=64").
 	ServeArgs []string
+	// Client gives every node an MTProto gateway on its own 127.0.0.1 port (Node.Client).
+	Client bool
+	// DevCode makes every node accept this login code for every phone (`--dev-code`; messenger tests).
+	DevCode string
 }
 
 // Node is one raftgram process.
@@ -66,6 +70,8 @@ type Node struct {
 	Dir   string
 	Addr  string // cluster TLS port
 	Admin string // admin HTTP address
+	// Client is the MTProto address (TCP transports and WebSocket at /apiws) when Options.Client is set.
+	Client string
 
 	c    *Cluster
 	mu   sync.Mutex
@@ -99,12 +105,16 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{opts: opts, bin: bin, http: &http.Client{Timeout: 15 * time.Second}}
 	for i := 0; i < opts.Nodes; i++ {
-		ports, err := freePorts(2)
+		ports, err := freePorts(3)
 		if err != nil {
 			return nil, err
 		}
-		c.Nodes = append(c.Nodes, &Node{Index: i, ID: fmt.Sprintf("n%d", i+1),
-			Dir: filepath.Join(opts.Dir, fmt.Sprintf("n%d", i+1)), Addr: ports[0], Admin: ports[1], c: c})
+		n := &Node{Index: i, ID: fmt.Sprintf("n%d", i+1),
+			Dir: filepath.Join(opts.Dir, fmt.Sprintf("n%d", i+1)), Addr: ports[0], Admin: ports[1], c: c}
+		if opts.Client {
+			n.Client = ports[2]
+		}
+		c.Nodes = append(c.Nodes, n)
 	}
 	n0 := c.Nodes[0]
 	if out, err := c.run(ctx, "init", "--data-dir", n0.Dir, "--node-id", n0.ID, "--shards", fmt.Sprint(opts.Shards),
@@ -185,6 +195,12 @@ func (n *Node) start(args ...string) error {
 		return err
 	}
 	args = append(args, "--debug-api", "--log-level", "info")
+	if n.Client != "" {
+		args = append(args, "--client", n.Client)
+	}
+	if n.c.opts.DevCode != "" {
+		args = append(args, "--dev-code", n.c.opts.DevCode)
+	}
 	args = append(args, n.c.opts.ServeArgs...)
 	cmd := exec.Command(n.c.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -277,6 +293,12 @@ func (c *Cluster) Wipe(i int) error {
 		}
 	}
 	return nil
+}
+
+// PublicKeyPEM is the cluster's public RSA key (PKCS#1 PEM) that MTProto clients are configured with; every
+// node serves with the same key. Valid once node 0 has started with a client address.
+func (c *Cluster) PublicKeyPEM() ([]byte, error) {
+	return os.ReadFile(filepath.Join(c.Nodes[0].Dir, "server_rsa.pub.pem"))
 }
 
 // Close kills every process.

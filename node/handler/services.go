@@ -1,0 +1,39 @@
+package handler
+
+import (
+	"context"
+
+	"github.com/raftgram/raftgram/tl/api"
+)
+
+// ServiceUserID is Telegram's service account (login codes and notices come from it).
+const ServiceUserID int64 = 777000
+
+// Directory is the users domain as other domains see it.
+type Directory interface {
+	// Users returns the users as viewer sees them (the access hash given to viewer, self/contact/mutual
+	// flags, status, name as viewer saved it); ids that name no user are left out. Order follows ids.
+	Users(ctx context.Context, viewer int64, ids []int64) ([]api.UserClass, error)
+}
+
+// Pusher delivers updates to every live session of a user on every node of the cluster, except the session
+// exceptSession (0: none), which got them in its call's result. Delivery is best effort: a session that misses a
+// push catches up through updates.getDifference, so Push never fails the caller's request.
+type Pusher interface {
+	Push(ctx context.Context, userID, exceptSession int64, u api.UpdatesClass)
+}
+
+// ServiceMessages posts a message from the service account (ServiceUserID) into a user's message box, with its
+// updates pushed to the user's sessions (auth.sentCodeTypeApp delivers login codes this way).
+type ServiceMessages interface {
+	SendService(ctx context.Context, userID int64, text string) error
+}
+
+// Sessions controls the signed-in state of auth keys on every node's gateway.
+type Sessions interface {
+	// SignIn records (in Raft) and announces (to every node) that permanent key permKeyID is signed in as userID.
+	SignIn(ctx context.Context, permKeyID, userID int64) error
+	// SignOut does the same for signing out: every node stops serving the key as the user at once
+	// (AUTH_KEY_UNREGISTERED on its next call).
+	SignOut(ctx context.Context, permKeyID int64) error
+}
