@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 
+	"github.com/raftgram/raftgram/tl"
 	"github.com/raftgram/raftgram/tl/api"
 )
 
@@ -36,4 +37,23 @@ type Sessions interface {
 	// SignOut does the same for signing out: every node stops serving the key as the user at once
 	// (AUTH_KEY_UNREGISTERED on its next call).
 	SignOut(ctx context.Context, permKeyID int64) error
+}
+
+// Edge is this node's MTProto gateway as handlers see it (*gateway.Server implements it).
+type Edge interface {
+	// BindUser marks a key's sessions on this node as signed in as userID (0: signed out).
+	BindUser(authKeyID, userID int64)
+	// PushExcept pushes updates to the user's live sessions on this node, except one session (0: none).
+	PushExcept(userID, exceptSession int64, updates tl.Object) error
+}
+
+// Services connects the API domains. The wiring (node/messenger) fills every field before the node starts;
+// domains read them at call time, so two domains may depend on each other.
+type Services struct {
+	Directory       Directory
+	Pusher          Pusher
+	ServiceMessages ServiceMessages
+	Sessions        Sessions
+	// Edge is this node's gateway, nil on a node that serves no clients (or before its gateway started).
+	Edge func() Edge
 }
