@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"time"
@@ -24,7 +25,7 @@ type QueryType uint16
 // QueryFunc runs a query against one shard's state on its leader, after the read barrier. It must only read.
 type QueryFunc func(r fsm.Reader, payload []byte) ([]byte, error)
 
-// FirstDomainRPC is the lowest internal RPC method number domain code may register with HandleRPC.
+// FirstDomainRPC is the lowest internal RPC method number domain code may register (Extension.RPC).
 const FirstDomainRPC byte = 64
 
 // Query runs query t of shard s on the shard's leader (forwarded if needed) after a read barrier: the answer
@@ -54,12 +55,9 @@ func (n *Node) runQuery(s uint32, q []byte) ([]byte, error) {
 	return out, err
 }
 
-// HandleRPC registers an internal RPC method (>= FirstDomainRPC) served on this node's cluster port. Call it
-// before Start.
-func (n *Node) HandleRPC(method byte, h func(ctx context.Context, body []byte) ([]byte, error)) {
-	if method < FirstDomainRPC {
-		panic(fmt.Sprintf("node: RPC method %d is reserved for the node itself", method))
-	}
+// handleRPC registers an internal RPC method (>= FirstDomainRPC, checked by Extend) served on this node's
+// cluster port. Call it before Start.
+func (n *Node) handleRPC(method byte, h rpc.HandlerFunc) {
 	if n.domainRPC == nil {
 		n.domainRPC = map[byte]rpc.HandlerFunc{}
 	}
@@ -107,7 +105,7 @@ func (n *Node) IsLeader(s uint32) bool { return n.shards.IsLeader(s) }
 // ClientAddrs are the MTProto addresses clients can use on one node.
 type ClientAddrs struct {
 	NodeID string `json:"node"`
-	TCP    string `json:"tcp"`           // host:port of the MTProto listener (every TCP transport)
+	TCP    string `json:"tcp"`          // host:port of the MTProto listener (every TCP transport)
 	WS     string `json:"ws,omitempty"` // host:port serving WebSocket (/apiws); same port as TCP here
 }
 
@@ -172,4 +170,63 @@ func (n *Node) AllClientAddrs(ctx context.Context) ([]ClientAddrs, error) {
 		return 0
 	})
 	return out, nil
+}
+
+// Extension is what domain code adds to a node before it starts (node/messenger builds one).
+type Extension struct {
+	Appliers map[fsm.CommandType]fsm.Applier
+	Queries  map[QueryType]QueryFunc
+	// RPC are internal RPC methods (>= FirstDomainRPC).
+	RPC   map[byte]rpc.HandlerFunc
+	Admin map[string]http.Handler
+	// Gateway, if not nil, replaces Config.Gateway.
+	Gateway Gateway
+}
+
+// Extend adds e to the node. Call it after New and before Start; a duplicate applier type, query type, RPC
+// method or admin path is an error (two domains claiming one number is a wiring bug).
+func (n *Node) Extend(e Extension) error {
+	if n.ctx != nil {
+		return errors.New("node: Extend after Start")
+	}
+	if n.cfg.Appliers == nil {
+		n.cfg.Appliers = map[fsm.CommandType]fsm.Applier{}
+	}
+	if n.cfg.Queries == nil {
+		n.cfg.Queries = map[QueryType]QueryFunc{}
+	}
+	if n.cfg.AdminHandlers == nil {
+		n.cfg.AdminHandlers = map[string]http.Handler{}
+	}
+	for t, a := range e.Appliers {
+		if _, dup := n.cfg.Appliers[t]; dup {
+			return fmt.Errorf("node: command type %d registered twice", t)
+		}
+		n.cfg.Appliers[t] = a
+	}
+	for t, q := range e.Queries {
+		if _, dup := n.cfg.Queries[t]; dup {
+			return fmt.Errorf("node: query type %d registered twice", t)
+		}
+		n.cfg.Queries[t] = q
+	}
+	for m, h := range e.RPC {
+		if m < FirstDomainRPC {
+			return fmt.Errorf("node: RPC method %d is reserved for the node itself", m)
+		}
+		if _, dup := n.domainRPC[m]; dup {
+			return fmt.Errorf("node: RPC method %d registered twice", m)
+		}
+		n.handleRPC(m, h)
+	}
+	for p, h := range e.Admin {
+		if _, dup := n.cfg.AdminHandlers[p]; dup {
+			return fmt.Errorf("node: admin path %s registered twice", p)
+		}
+		n.cfg.AdminHandlers[p] = h
+	}
+	if e.Gateway != nil {
+		n.cfg.Gateway = e.Gateway
+	}
+	return nil
 }

@@ -85,7 +85,7 @@ type Node struct {
 	admin   *http.Server
 	adminLn net.Listener
 	metrics *metrics
-	// domainRPC holds the internal RPC methods domain code registered (HandleRPC, before Start).
+	// domainRPC holds the internal RPC methods domain code registered (Extend, before Start).
 	domainRPC map[byte]rpc.HandlerFunc
 
 	ready atomic.Bool

@@ -4,37 +4,40 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 
 	"github.com/raftgram/raftgram/node"
-	"github.com/raftgram/raftgram/node/authkeys"
 	"github.com/raftgram/raftgram/node/gatehost"
+	"github.com/raftgram/raftgram/node/messenger"
 )
 
 // devClientAddr is the MTProto address of `raftgram run --dev`.
 const devClientAddr = "127.0.0.1:2443"
 
-// withGateway registers the gateway's appliers on cfg (on every node: each replica applies the commands of its
-// shards, whether or not it serves clients) and, when client is not empty, a gateway listening there.
-func withGateway(cfg node.Config, client string, log *slog.Logger) (node.Config, *gatehost.Host) {
-	apps := maps.Clone(cfg.Appliers)
-	if apps == nil {
-		apps = authkeys.Appliers()
-	} else {
-		maps.Copy(apps, authkeys.Appliers())
+// apiOptions are the messenger flags of serve, join and run.
+type apiOptions struct {
+	client      string   // MTProto address; empty: no gateway on this node
+	devCode     string   // login code accepted for every phone (development only)
+	codeCommand []string // program run with (phone, code) for every login code
+}
+
+// newNode builds a node with the messenger on it: every node applies the API's commands and runs its
+// background work; only a node with a client address runs a gateway.
+func newNode(cfg node.Config, o apiOptions, log *slog.Logger) (*node.Node, *messenger.Messenger, error) {
+	n, err := node.New(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	cfg.Appliers = apps
-	if client == "" {
-		return cfg, nil
+	m, err := messenger.New(n, messenger.Options{ClientAddr: o.client, DevCode: o.devCode,
+		CodeCommand: o.codeCommand, Log: log}, domains...)
+	if err != nil {
+		return nil, nil, err
 	}
-	h := gatehost.New(gatehost.Options{ClientAddr: client}, nil, log)
-	cfg.Gateway = h
-	return cfg, h
+	return n, m, nil
 }
 
 // printClientInfo tells a developer how to point an MTProto client at the node: the address, the public key
 // file (written next to the private key if missing) and its fingerprint, and the dev login code.
-func printClientInfo(w io.Writer, n *node.Node, h *gatehost.Host, dev bool) error {
+func printClientInfo(w io.Writer, n *node.Node, h *gatehost.Host, devCode string) error {
 	if h == nil {
 		fmt.Fprintln(w, "MTProto gateway: disabled on this node (no --client address)")
 		return nil
@@ -46,9 +49,8 @@ func printClientInfo(w io.Writer, n *node.Node, h *gatehost.Host, dev bool) erro
 	fmt.Fprintf(w, "MTProto clients: %s (TCP: abridged/intermediate/padded/full/obfuscated; WebSocket: ws://%s/apiws)\n",
 		h.Addr(), h.Addr())
 	fmt.Fprintf(w, "server public key (PKCS#1 RSA PUBLIC KEY): %s\nfingerprint: %016x\n", path, uint64(fp))
-	if dev {
-		fmt.Fprintf(w, "dev login code: %s (sign-in arrives with the messenger; API methods answer METHOD_NOT_IMPLEMENTED until then)\n",
-			gatehost.DevLoginCode)
+	if devCode != "" {
+		fmt.Fprintf(w, "dev login code: %s (accepted for every phone number)\n", devCode)
 	}
 	return nil
 }

@@ -17,17 +17,30 @@ import (
 	"github.com/raftgram/raftgram/node/nodetest"
 )
 
-// TestWithGatewayRegistersAppliersEverywhere: the auth-key applier is on every node's config, the gateway
-// only where a client address is given.
-func TestWithGatewayRegistersAppliersEverywhere(t *testing.T) {
+// TestNewNodeRegistersAppliersEverywhere: the auth-key applier is on every node, the gateway only where a
+// client address is given.
+func TestNewNodeRegistersAppliersEverywhere(t *testing.T) {
 	for _, client := range []string{"", "127.0.0.1:0"} {
-		cfg, h := withGateway(node.Config{}, client, nil)
-		if _, ok := cfg.Appliers[authkeys.TypeV1]; !ok {
+		dir := filepath.Join(t.TempDir(), "n")
+		if _, err := node.Init(node.InitOptions{Dir: dir, NodeID: "n1", Shards: 1, Listen: nodetest.FreeAddr(t)}); err != nil {
+			t.Fatal(err)
+		}
+		n, m, err := newNode(node.Config{DataDir: dir}, apiOptions{client: client}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if !n.State().Applies(authkeys.TypeV1) {
 			t.Fatalf("client %q: auth-key applier not registered", client)
 		}
-		if (h != nil) != (client != "") || (cfg.Gateway != nil) != (client != "") {
-			t.Fatalf("client %q: gateway %v", client, h)
+		if (m.Host() != nil) != (client != "") {
+			t.Fatalf("client %q: gateway %v", client, m.Host())
 		}
+		n.Close()
 	}
 }
 
@@ -38,11 +51,11 @@ func TestDevClientInfo(t *testing.T) {
 	if _, err := node.Init(node.InitOptions{Dir: dir, NodeID: "dev", Shards: 1, Listen: nodetest.FreeAddr(t), Admin: nodetest.FreeAddr(t)}); err != nil {
 		t.Fatal(err)
 	}
-	cfg, h := withGateway(node.Config{DataDir: dir}, "127.0.0.1:0", nil)
-	n, err := node.New(cfg)
+	n, m, err := newNode(node.Config{DataDir: dir}, apiOptions{client: "127.0.0.1:0"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := m.Host()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := n.Start(ctx); err != nil {
@@ -50,7 +63,7 @@ func TestDevClientInfo(t *testing.T) {
 	}
 	defer n.Close()
 	var out bytes.Buffer
-	if err := printClientInfo(&out, n, h, true); err != nil {
+	if err := printClientInfo(&out, n, h, gatehost.DevLoginCode); err != nil {
 		t.Fatal(err)
 	}
 	pubPath := filepath.Join(dir, gatehost.PublicKeyFile)
@@ -72,7 +85,7 @@ func TestDevClientInfo(t *testing.T) {
 		t.Fatalf("output names the private key file:\n%s", out.String())
 	}
 	// Printed again (a restart): the same file is accepted.
-	if err := printClientInfo(&out, n, h, true); err != nil {
+	if err := printClientInfo(&out, n, h, gatehost.DevLoginCode); err != nil {
 		t.Fatal(err)
 	}
 }

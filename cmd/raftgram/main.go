@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -191,6 +192,7 @@ type serveFlags struct {
 	heartbeat                     *time.Duration
 	inflight                      *int
 	client                        *string
+	devCode, codeCommand          *string
 }
 
 func (sf serveFlags) raftConfig(g uint32, c *raft.Config) {
@@ -223,6 +225,9 @@ func addServeFlags(c *common) serveFlags {
 		inflight:      c.fs.Int("batch-inflight", 0, "batches per group proposed but not yet applied (default 1)"),
 		client: c.fs.String("client", "", "MTProto client address, e.g. 0.0.0.0:443 (every TCP transport, WebSocket at /apiws); "+
 			"empty: this node runs no gateway"),
+		devCode: c.fs.String("dev-code", "", "DEVELOPMENT ONLY: accept this login code for every phone number"),
+		codeCommand: c.fs.String("code-command", "", "program run for every login code with the phone and the code as "+
+			"its two arguments (e.g. an in-house SMS gateway); split on spaces"),
 	}
 }
 
@@ -262,14 +267,14 @@ func serve(c *common, sf serveFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg, gw := withGateway(node.Config{DataDir: *sf.dir, Listen: *sf.listen, Advertise: *sf.advertise,
+	n, m, err := newNode(node.Config{DataDir: *sf.dir, Listen: *sf.listen, Advertise: *sf.advertise,
 		Admin: *sf.admin, DebugAPI: *sf.debugAPI, Logger: log, RaftConfig: sf.raftConfig, BalanceInterval: *sf.balance,
-		BatchInflight: *sf.inflight}, *sf.client, log)
-	n, err := node.New(cfg)
+		BatchInflight: *sf.inflight}, apiOptions{client: *sf.client, devCode: *sf.devCode,
+		codeCommand: strings.Fields(*sf.codeCommand)}, log)
 	if err != nil {
 		return err
 	}
-	return runNode(n, func() error { return printClientInfo(os.Stdout, n, gw, false) })
+	return runNode(n, func() error { return printClientInfo(os.Stdout, n, m.Host(), *sf.devCode) })
 }
 
 // runNode starts n, calls announce (if not nil) once it serves, and runs until SIGINT/SIGTERM.
@@ -317,14 +322,13 @@ func cmdRun(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, gw := withGateway(node.Config{DataDir: *dir, Listen: *listen, Admin: *admin, DebugAPI: true, Logger: log},
-		*client, log)
-	n, err := node.New(cfg)
+	n, m, err := newNode(node.Config{DataDir: *dir, Listen: *listen, Admin: *admin, DebugAPI: true, Logger: log},
+		apiOptions{client: *client, devCode: gatehost.DevLoginCode}, log)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("dev node: data %s\n", *dir)
-	return runNode(n, func() error { return printClientInfo(os.Stdout, n, gw, true) })
+	return runNode(n, func() error { return printClientInfo(os.Stdout, n, m.Host(), gatehost.DevLoginCode) })
 }
 
 func devDataDir() string {
