@@ -121,18 +121,21 @@ func (n *Node) PublishClientAddrs(ctx context.Context, a ClientAddrs) error {
 	}
 	key := clientAddrsKey + n.ID()
 	for {
-		cur, _, err := n.shards.Read(ctx, shard.MetaGroup, []byte(key))
+		cur, ok, err := n.shards.Read(ctx, shard.MetaGroup, []byte(key))
 		if err != nil {
 			return err
 		}
-		if string(cur) == string(v) {
+		if ok && string(cur) == string(v) {
 			return nil
 		}
-		ok, _, err := n.casMeta(ctx, key, cur, v)
+		if !ok {
+			cur = nil // absent, for the CAS (a forwarded read returns an empty slice)
+		}
+		swapped, _, err := n.casMeta(ctx, key, cur, v)
 		if err != nil {
 			return err
 		}
-		if ok {
+		if swapped {
 			return nil
 		}
 		select {

@@ -38,12 +38,23 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func startNode(t *testing.T, dir string) *Node {
 	t.Helper()
+	return startNodeWith(t, dir, nil)
+}
+
+// startNodeWith starts a node extended by ext(n) (nil: none) before Start.
+func startNodeWith(t *testing.T, dir string, ext func(*Node) Extension) *Node {
+	t.Helper()
 	n, err := New(Config{DataDir: dir, Logger: testLogger(t), DebugAPI: true, BalanceInterval: 500 * time.Millisecond,
 		RaftConfig: func(g uint32, c *raft.Config) {
 			c.SnapshotThreshold, c.TrailingLogs, c.SnapshotInterval = 128, 64, 300*time.Millisecond
 		}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ext != nil {
+		if err := n.Extend(ext(n)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -177,17 +188,22 @@ func checkUnknownTypeRejected(ctx context.Context, t *testing.T, nodes []*Node) 
 // full replica sets.
 func inProcessCluster(t *testing.T, count, shards int) []*Node {
 	t.Helper()
+	return inProcessClusterWith(t, count, shards, nil)
+}
+
+func inProcessClusterWith(t *testing.T, count, shards int, ext func(*Node) Extension) []*Node {
+	t.Helper()
 	base := t.TempDir()
 	d1 := filepath.Join(base, "n1")
 	dd, err := Init(InitOptions{Dir: d1, Shards: shards, Listen: freeAddr(t), Admin: freeAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes := []*Node{startNode(t, d1)}
+	nodes := []*Node{startNodeWith(t, d1, ext)}
 	waitFor(t, "n1 ready", 20*time.Second, nodes[0].Ready)
 	for i := 2; i <= count; i++ {
 		joinNode(t, dd, nodes, filepath.Join(base, fmt.Sprintf("n%d", i)), fmt.Sprintf("n%d", i))
-		nodes = append(nodes, startNode(t, filepath.Join(base, fmt.Sprintf("n%d", i))))
+		nodes = append(nodes, startNodeWith(t, filepath.Join(base, fmt.Sprintf("n%d", i)), ext))
 		waitFullyReplicated(t, nodes)
 	}
 	return nodes
