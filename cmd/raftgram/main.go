@@ -28,10 +28,13 @@ Usage:
   raftgram token  --data-dir D                        mint a one-time join token
   raftgram join   ADDR --token T --data-dir D --node-id ID --listen ADDR [--admin ADDR] [--client ADDR]   then serves
   raftgram serve  --data-dir D [--listen ADDR] [--admin ADDR] [--client ADDR] [--debug-api]
+                  [--code-command PROG] [--dev-code CODE]
                                                       --client: MTProto address of this node's gateway (none if empty)
+                                                      --code-command: PROG PHONE CODE is run for every login code
   raftgram run --dev [--client ADDR]                  single node on 127.0.0.1, data in ./data, MTProto on 127.0.0.1:2443
   raftgram status [--data-dir D] [--addr ADDR] [--json]
   raftgram remove-node ID [--data-dir D] [--addr ADDR]
+  raftgram codes  [--data-dir D] [--admin ADDR] [--json]   login codes waiting to be handed out by the operator
   raftgram bench  --data-dir D [--addr ADDR] [--clients 1,16,100] [--duration 10s] [--size 256]
   raftgram bench  --raw-pebble DIR [--clients 1,16,100] [--duration 10s] [--size 256]
 
@@ -46,7 +49,7 @@ func main() {
 	}
 	cmds := map[string]func([]string) error{
 		"init": cmdInit, "token": cmdToken, "join": cmdJoin, "serve": cmdServe, "run": cmdRun,
-		"status": cmdStatus, "remove-node": cmdRemove, "bench": cmdBench,
+		"status": cmdStatus, "remove-node": cmdRemove, "bench": cmdBench, "codes": cmdCodes,
 	}
 	f, ok := cmds[os.Args[1]]
 	if !ok {
