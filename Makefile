@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 FUZZTIME  ?= 10m
 
-.PHONY: run build test unit lint tools generate check-generated bench fuzz bench-cluster
+.PHONY: run build test unit lint tools generate check-generated bench fuzz bench-cluster jepsen bench-messages
 
 build:
 	$(GO) build -o bin/raftgram ./cmd/raftgram
@@ -43,3 +43,8 @@ fuzz:
 # 3 raftgram processes on loopback vs a 3-member etcd (when etcd-server is installed); see the script's header.
 bench-cluster:
 	./scripts/bench-cluster.sh
+
+# Jepsen-style fault injection against 3 real processes (see jepsen/README.md); JEPSEN_FLAGS=-duration 5m ...
+JEPSEN_FLAGS ?= -duration 5m
+jepsen:
+	$(GO) run ./jepsen $(JEPSEN_FLAGS)
