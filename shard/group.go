@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -28,6 +29,9 @@ type StateMachine interface {
 type trackedFSM struct {
 	inner   StateMachine
 	applied atomic.Uint64
+	// restored runs on raft's FSM goroutine after a successful Restore (a snapshot install) with the state
+	// machine's new applied index; raft's main goroutine is waiting for the restore meanwhile.
+	restored func(applied uint64)
 }
 
 func (t *trackedFSM) bump(i uint64) {
@@ -57,7 +61,11 @@ func (t *trackedFSM) Snapshot() (raft.FSMSnapshot, error) { return t.inner.Snaps
 
 func (t *trackedFSM) Restore(rc io.ReadCloser) error {
 	err := t.inner.Restore(rc)
-	t.applied.Store(t.inner.AppliedIndex())
+	applied := t.inner.AppliedIndex()
+	t.applied.Store(applied)
+	if err == nil && t.restored != nil {
+		t.restored(applied)
+	}
 	return err
 }
 
@@ -86,7 +94,7 @@ type Group struct {
 	sm     *trackedFSM
 	logs   raft.LogStore
 	stable *raftboltdb.BoltStore
-	trans  *raft.NetworkTransport
+	trans  *guardedTransport
 	layer  raft.StreamLayer
 
 	notify  chan bool
@@ -145,10 +153,11 @@ func (m *Manager) openGroup(id uint32, bootstrap *raft.Configuration) (*Group, e
 		return nil, fmt.Errorf("group %d log cache: %w", id, err)
 	}
 	g.logs = logs
+	g.sm.restored = g.dropCoveredLog
 	g.layer = m.opts.Transport(id)
-	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	g.trans = newGuardedTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: g.layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
-	})
+	}))
 	conf := m.raftConfig(id, hlog, g.notify)
 	fail := func(err error) (*Group, error) {
 		g.trans.Close()
@@ -171,7 +180,8 @@ func (m *Manager) openGroup(id uint32, bootstrap *raft.Configuration) (*Group, e
 		return fail(fmt.Errorf("group %d raft: %w", id, err))
 	}
 	g.r = r
-	g.wg.Add(3)
+	g.wg.Add(4)
+	go g.trans.run(r, g.stop, &g.wg, m.log.With("group", id))
 	go g.batchLoop()
 	go g.waitLoop()
 	go g.watchLeadership()
@@ -430,4 +440,146 @@ func (g *Group) close() error {
 		err = cerr
 	}
 	return err
+}
+
+// dropCoveredLog runs after a snapshot install restored the state machine to applied: it deletes the log
+// prefix the snapshot covers (first..applied) and keeps everything after it. hashicorp/raft itself keeps up to
+// TrailingLogs entries below the snapshot, which may be a divergent (never committed) tail this replica got
+// from an old leader; deleting them here means this replica can never send them on as a later leader. The
+// delete goes through the LogCache, which drops its cached entries. Entries past applied stay: raft's last
+// log index still counts them (DESIGN.md "Snapshot installs").
+func (g *Group) dropCoveredLog(applied uint64) {
+	first, err := g.logs.FirstIndex()
+	if err != nil {
+		g.m.log.Error("log bounds after snapshot install", "group", g.id, "err", err)
+		return
+	}
+	last, err := g.logs.LastIndex()
+	if err != nil || first == 0 || first > applied {
+		return
+	}
+	if err := g.logs.DeleteRange(first, min(applied, last)); err != nil {
+		g.m.log.Error("drop log covered by installed snapshot", "group", g.id, "err", err)
+	}
+}
+
+// guardedTransport is the group's NetworkTransport with two repairs of hashicorp/raft v1.8.0 behaviour: a
+// queue in pipelined replication (AppendEntriesPipeline, below) and a filter between the transport and raft:
+// an InstallSnapshot whose last index is below what this replica has already applied is refused (error reply),
+// never installed.
+// Such a request can only come from a stale sender: in hashicorp/raft v1.8.0 a removed server's replication
+// goroutine goes on sending to the removed server's address for seconds after the removal (it sleeps out its
+// failure backoff, up to ~10 s, before it looks at its stop channel, then makes a best-effort attempt), with
+// that server's old next index. After a wipe the address belongs to this node's new incarnation, and raft does
+// not check the target ID of an RPC (TestCluster runs show 5-6 such snapshots per wiped node). Installing it would move the state
+// machine backwards and leave raft expecting entries the log does not hold. Everything else, including the
+// heartbeat fast path and the optional interfaces raft probes (pre-vote, close), is the embedded transport's.
+type guardedTransport struct {
+	*raft.NetworkTransport
+	ch chan raft.RPC
+}
+
+// errStaleSnapshot is the refusal the sender sees (its replication logs it and moves on).
+var errStaleSnapshot = errors.New("snapshot older than the applied state refused")
+
+func newGuardedTransport(t *raft.NetworkTransport) *guardedTransport {
+	return &guardedTransport{NetworkTransport: t, ch: make(chan raft.RPC)}
+}
+
+// Consumer is what raft reads its RPCs from.
+func (t *guardedTransport) Consumer() <-chan raft.RPC { return t.ch }
+
+// run forwards RPCs to raft until stop. On a follower the applied index moves only inside the RPCs raft takes
+// from this channel one at a time, so the check cannot go stale before raft sees the request.
+func (t *guardedTransport) run(r *raft.Raft, stop <-chan struct{}, wg *sync.WaitGroup, log *slog.Logger) {
+	defer wg.Done()
+	in := t.NetworkTransport.Consumer()
+	for {
+		var rpc raft.RPC
+		select {
+		case rpc = <-in:
+		case <-stop:
+			return
+		}
+		if req, ok := rpc.Command.(*raft.InstallSnapshotRequest); ok {
+			if applied := r.AppliedIndex(); req.LastLogIndex < applied {
+				log.Warn("refused a stale snapshot", "index", req.LastLogIndex, "term", req.Term,
+					"applied", applied, "from", string(req.ID))
+				// The snapshot's bytes follow on the connection: consume them before answering.
+				_, _ = io.Copy(io.Discard, rpc.Reader)
+				rpc.Respond(&raft.InstallSnapshotResponse{Term: r.CurrentTerm()},
+					fmt.Errorf("%w: index %d < applied %d", errStaleSnapshot, req.LastLogIndex, applied))
+				continue
+			}
+		}
+		select {
+		case t.ch <- rpc:
+		case <-stop:
+			rpc.Respond(nil, raft.ErrRaftShutdown)
+			return
+		}
+	}
+}
+
+// AppendEntriesPipeline wraps the transport's pipeline so that its response decoder can never park.
+// hashicorp/raft v1.8.0 with MaxRPCsInFlight 2 (the default) has unbuffered pipeline channels: when a follower
+// answers Success=false or a newer term, raft's pipelineDecode returns, the transport's decoder then blocks
+// handing over the next response, and the next pipelined send blocks behind it for good. The replication
+// goroutine never closes the pipeline, the follower gets heartbeats but no entries until the leader restarts,
+// and Shutdown waits forever (seen as a hung Manager.Close in TestWipedNodeRejoinsAsNewIncarnation; upstream
+// hashicorp/raft issue #612). Draining the responses into a queue keeps the decoder moving; raft still reads
+// them in order, and the queue only grows between pipelineDecode returning and raft closing the pipeline.
+func (t *guardedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
+	p, err := t.NetworkTransport.AppendEntriesPipeline(id, target)
+	if err != nil {
+		return nil, err
+	}
+	d := &drainedPipeline{AppendPipeline: p, out: make(chan raft.AppendFuture), stop: make(chan struct{}),
+		done: make(chan struct{})}
+	go d.run()
+	return d, nil
+}
+
+type drainedPipeline struct {
+	raft.AppendPipeline
+	out       chan raft.AppendFuture
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (p *drainedPipeline) run() {
+	defer close(p.done)
+	in := p.AppendPipeline.Consumer()
+	var q []raft.AppendFuture
+	for {
+		var out chan raft.AppendFuture
+		var head raft.AppendFuture
+		if len(q) > 0 {
+			out, head = p.out, q[0]
+		}
+		select {
+		case f := <-in:
+			q = append(q, f)
+		case out <- head:
+			q[0] = nil
+			q = q[1:]
+		case <-p.stop:
+			return
+		}
+	}
+}
+
+// Consumer returns the completed futures in send order.
+func (p *drainedPipeline) Consumer() <-chan raft.AppendFuture { return p.out }
+
+// Close closes the transport's pipeline and stops the drain.
+func (p *drainedPipeline) Close() error {
+	p.closeOnce.Do(func() {
+		p.closeErr = p.AppendPipeline.Close()
+		close(p.stop)
+		<-p.done
+	})
+	return p.closeErr
 }

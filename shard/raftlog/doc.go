@@ -5,7 +5,7 @@
 // # API (stable; node/ and shard/ build on it)
 //
 //	st, err := raftlog.Open(dir, raftlog.Options{Logger: log})   // no goroutines until Open returns the DB
-//	gl := st.Group(groupID)          // *GroupLog: raft.LogStore + raft.MonotonicLogStore; same pointer per id
+//	gl := st.Group(groupID)          // *GroupLog: raft.LogStore (IsMonotonic false); same pointer per id
 //	r, err := raft.NewRaft(conf, fsm, raft.NewLogCache(512, gl) /*or gl*/, boltStable, snaps, trans)
 //	...
 //	st.DropGroup(groupID)            // when this node stops holding a group (its raft must be shut down)
@@ -20,10 +20,12 @@
 //
 //   - Keys: 'L' | group (u64 big-endian) | index (u64 big-endian). One group's operations never touch another's.
 //   - StoreLogs/StoreLog return only after a synced Pebble commit: acknowledged appends survive power loss. One
-//     call = one batch: a crash keeps all of it or none of it. Entries must continue the log (first index ==
-//     LastIndex()+1, or anything when the log is empty) and be consecutive: a gap or overwrite is an error. That
-//     is why the store reports IsMonotonic() == true: raft then wipes the whole log after installing a
-//     snapshot instead of leaving a gap, and a full wipe is one O(1) range tombstone here.
+//     call = one batch: a crash keeps all of it or none of it. Entries must be consecutive and continue the log
+//     (first index == LastIndex()+1, or anything when the log is empty), or start past its end, which deletes
+//     the older run in the same batch (raft does that only after installing a snapshot covering the gap). An
+//     overwrite is an error. The store reports IsMonotonic() == false: with true, hashicorp/raft v1.8.0 wipes
+//     the whole log after a snapshot install, entries past the snapshot included, and keeps claiming them
+//     (DESIGN.md "Snapshot installs").
 //   - DeleteRange is a range tombstone. A prefix delete (log compaction) is not synced (losing it only keeps
 //     more log); any other delete (suffix truncation on a follower, full wipe) is synced. A delete that would
 //     leave a hole in the middle of the log is refused.

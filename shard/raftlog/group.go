@@ -10,8 +10,8 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// GroupLog is the log of one Raft group inside the shared store. It implements raft.LogStore and
-// raft.MonotonicLogStore.
+// GroupLog is the log of one Raft group inside the shared store. It implements raft.LogStore; it reports
+// IsMonotonic() == false (see IsMonotonic and DESIGN.md "Snapshot installs").
 type GroupLog struct {
 	s            *Store
 	id           uint64
@@ -28,10 +28,7 @@ type GroupLog struct {
 	buf []byte // encode buffer, used under wmu
 }
 
-var (
-	_ raft.LogStore          = (*GroupLog)(nil)
-	_ raft.MonotonicLogStore = (*GroupLog)(nil)
-)
+var _ raft.LogStore = (*GroupLog)(nil)
 
 func newGroupLog(s *Store, id uint64) *GroupLog {
 	g := &GroupLog{s: s, id: id}
@@ -69,9 +66,12 @@ func (g *GroupLog) load() error {
 // ID returns the group id.
 func (g *GroupLog) ID() uint64 { return g.id }
 
-// IsMonotonic reports true: the store refuses gaps, and raft then wipes the whole log after installing a
-// snapshot (one range tombstone) instead of leaving a gap behind it.
-func (g *GroupLog) IsMonotonic() bool { return true }
+// IsMonotonic reports false. With true, hashicorp/raft v1.8.0 deletes the WHOLE log after installing a snapshot
+// (removeOldLogs), including entries past the snapshot, without resetting its in-memory last log index: raft
+// then claims entries the store no longer holds, panics in processLogs ("log not found") or appends after a
+// hole. With false it only compacts a prefix up to the snapshot index, and the gap that may follow is closed
+// by StoreLogs (an append past the end starts a new run). DESIGN.md "Snapshot installs" has the whole story.
+func (g *GroupLog) IsMonotonic() bool { return false }
 
 func (g *GroupLog) bounds() (first, last uint64, err error) {
 	g.mu.RLock()
@@ -127,7 +127,10 @@ func (g *GroupLog) StoreLog(l *raft.Log) error {
 	return g.StoreLogs([]*raft.Log{l})
 }
 
-// StoreLogs appends entries in one synced batch. They must be consecutive and continue the log.
+// StoreLogs appends entries in one synced batch. They must be consecutive and continue the log, or start past
+// its end: raft appends past the end only right after installing a snapshot that covers the gap (it appends at
+// max(last log, last snapshot)+1), so every older entry is below that snapshot and the same batch deletes them.
+// The log stays one contiguous run. Overwriting an existing index is refused (raft truncates first).
 func (g *GroupLog) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
@@ -142,9 +145,10 @@ func (g *GroupLog) StoreLogs(logs []*raft.Log) error {
 	if start == 0 {
 		return fmt.Errorf("raftlog: group %d: index 0 is not a valid raft index", g.id)
 	}
-	if last != 0 && start != last+1 {
+	if last != 0 && start <= last {
 		return fmt.Errorf("raftlog: group %d: append at %d does not continue last index %d", g.id, start, last)
 	}
+	newRun := last != 0 && start > last+1
 	for i, l := range logs {
 		if l.Index != start+uint64(i) {
 			return fmt.Errorf("raftlog: group %d: entries not consecutive at %d (want %d)", g.id, l.Index, start+uint64(i))
@@ -162,6 +166,12 @@ func (g *GroupLog) StoreLogs(logs []*raft.Log) error {
 	b := g.s.db.NewBatchWithSize(size)
 	defer func() { _ = b.Close() }()
 	var kb [keyLen]byte
+	if newRun {
+		// Everything before start is covered by an installed snapshot; one synced batch replaces the run.
+		if err := b.DeleteRange(g.lower, logKey(kb[:0], g.id, start), nil); err != nil {
+			return fmt.Errorf("raftlog: group %d: batch delete: %w", g.id, err)
+		}
+	}
 	for _, l := range logs {
 		g.buf = encodeEntry(g.buf[:0], l)
 		if err := b.Set(logKey(kb[:0], g.id, l.Index), g.buf, nil); err != nil {
@@ -174,7 +184,7 @@ func (g *GroupLog) StoreLogs(logs []*raft.Log) error {
 	if err := g.s.life.Check(); err != nil {
 		return err
 	}
-	if first == 0 {
+	if first == 0 || newRun {
 		first = start
 	}
 	g.setBounds(first, logs[len(logs)-1].Index)

@@ -99,15 +99,55 @@ func TestAppendMustContinueLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range [][]*raft.Log{
-		entries(1, 107, 108, 1),                        // gap
 		entries(1, 105, 106, 1),                        // overwrite
+		entries(1, 99, 106, 1),                         // overwrite, starting before the log
 		{{Index: 106, Term: 1}, {Index: 108, Term: 1}}, // not consecutive
+		{{Index: 0, Term: 1}},                          // index 0
 	} {
 		if err := g.StoreLogs(bad); err == nil {
 			t.Fatalf("append %d.. accepted", bad[0].Index)
 		}
 	}
 	mustBounds(t, g, 100, 105)
+}
+
+// TestAppendPastEndStartsNewRun: raft appends past the end only after installing a snapshot that covers the gap
+// (IsMonotonic is false, see DESIGN.md "Snapshot installs"); the older run goes in the same batch, so the log
+// stays one contiguous run, also across a reopen.
+func TestAppendPastEndStartsNewRun(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openMem(t, fs)
+	g, other := s.Group(1), s.Group(2)
+	if err := g.StoreLogs(entries(1, 1, 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.StoreLogs(entries(2, 1, 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if g.IsMonotonic() {
+		t.Fatal("the store must not report IsMonotonic (raft would wipe entries past an installed snapshot)")
+	}
+	if err := g.StoreLogs(entries(1, 50, 52, 2)); err != nil {
+		t.Fatal(err)
+	}
+	mustBounds(t, g, 50, 52)
+	var l raft.Log
+	for _, i := range []uint64{1, 10, 49} {
+		if err := g.GetLog(i, &l); err != raft.ErrLogNotFound { //nolint:errorlint
+			t.Fatalf("entry %d of the older run: %v", i, err)
+		}
+	}
+	if err := g.GetLog(51, &l); err != nil || l.Term != 2 || !bytes.Equal(l.Data, payload(1, 51)) {
+		t.Fatalf("entry 51: %+v %v", l, err)
+	}
+	mustBounds(t, other, 1, 10)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openMem(t, fs)
+	defer s.Close()
+	mustBounds(t, s.Group(1), 50, 52)
+	mustBounds(t, s.Group(2), 1, 10)
 }
 
 func TestDeleteRange(t *testing.T) {
