@@ -55,10 +55,10 @@
 //     one Pebble batch.
 //   - SnapshotThreshold 8192, TrailingLogs 10240 (defaults): a snapshot is a cheap Pebble snapshot; Persist syncs
 //     the state DB first, because applies are committed without fsync (the raft log is the durable copy).
-//   - Start-up check for node/: if a shard's AppliedIndex() is 0 but its snapshot store holds a snapshot, the
-//     state was lost (e.g. the state dir was wiped but not the raft dirs); start that group with
-//     NoSnapshotRestoreOnStart = false, or raft would skip the entries the snapshot covers. (AppliedIndex() may
-//     legitimately sit a little below the snapshot index: trailing LogNoop/LogBarrier entries never reach it.)
+//   - Start-up check (shard/ does it): if the newest snapshot holds a later state than AppliedIndex() (read with
+//     SnapshotApplied; the snapshot's raft index itself may legitimately exceed AppliedIndex() by trailing
+//     LogNoop/LogBarrier entries), the state was lost or an install was cut before its restore committed: the
+//     group starts with NoSnapshotRestoreOnStart = false, or raft would skip the entries the snapshot covers.
 //   - Close order: shut down every raft, then State.Close (it also releases snapshots raft still holds).
 //
 // Never inside Apply: clocks, randomness, network, or any I/O beyond the shard's Pebble batch; never a panic on

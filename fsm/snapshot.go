@@ -251,3 +251,20 @@ func cutField(b []byte) (field, rest []byte, ok bool) {
 	}
 	return b[k : k+int(n)], b[k+int(n):], true
 }
+
+// SnapshotApplied reads the applied index recorded in a snapshot's header (the state it holds is the state after
+// that index). A node compares it with AppliedIndex on start: a state behind its newest snapshot must be
+// restored from it, since raft replays only the log after the snapshot.
+func (s *ShardFSM) SnapshotApplied(r io.Reader) (uint64, error) {
+	hdr := make([]byte, len(snapMagic)+4+8)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return 0, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
+	}
+	if string(hdr[:len(snapMagic)]) != snapMagic {
+		return 0, fmt.Errorf("%w: not a raftgram shard snapshot", ErrBadSnapshot)
+	}
+	if id := binary.BigEndian.Uint32(hdr[len(snapMagic):]); id != s.id {
+		return 0, fmt.Errorf("%w: snapshot of shard %d in shard %d's store", ErrBadSnapshot, id, s.id)
+	}
+	return binary.BigEndian.Uint64(hdr[len(snapMagic)+4:]), nil
+}

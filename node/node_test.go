@@ -430,3 +430,50 @@ func TestWipedNodeRejoinsAsNewIncarnation(t *testing.T) {
 		t.Fatalf("placement after the re-join: %+v", p)
 	}
 }
+
+// TestLostStateRestoredFromSnapshot: a node whose state dir is gone (or whose state is otherwise behind its
+// newest snapshot) restores the snapshot on start instead of replaying only the log after it, which would skip
+// every entry the snapshot covers.
+func TestLostStateRestoredFromSnapshot(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "n1")
+	if _, err := Init(InitOptions{Dir: dir, Shards: 1, Listen: freeAddr(t), Admin: freeAddr(t)}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Config{DataDir: dir, Logger: testLogger(t), RaftConfig: func(g uint32, c *raft.Config) {
+		c.SnapshotThreshold, c.TrailingLogs, c.SnapshotInterval = 64, 16, 200*time.Millisecond
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ready", 20*time.Second, n.Ready)
+	for k := 0; k < 300; k++ {
+		key := []byte(fmt.Sprintf("k%d", k))
+		if res, err := n.Propose(ctx, 0, fsm.Command{Type: fsm.TypeKVPut, Payload: fsm.EncodeKVPut(key, key)}); err != nil || res.Err != nil {
+			t.Fatalf("put: %v %v", err, res.Err)
+		}
+	}
+	waitFor(t, "a snapshot of shard 0 past the first entries", 20*time.Second, func() bool {
+		metas, _ := filepath.Glob(filepath.Join(dir, "raft", "group-0", "snapshots", "*", "meta.json"))
+		return len(metas) > 0
+	})
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "state")); err != nil {
+		t.Fatal(err)
+	}
+	n2 := startNode(t, dir)
+	waitFor(t, "ready after restart", 20*time.Second, n2.Ready)
+	for k := 0; k < 300; k++ {
+		key := []byte(fmt.Sprintf("k%d", k))
+		v, ok, err := n2.Read(ctx, 0, key)
+		if err != nil || !ok || string(v) != string(key) {
+			t.Fatalf("after losing the state dir, %s = %q %v %v", key, v, ok, err)
+		}
+	}
+}

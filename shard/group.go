@@ -22,6 +22,8 @@ import (
 type StateMachine interface {
 	raft.BatchingFSM
 	AppliedIndex() uint64
+	// SnapshotApplied reads the applied index a snapshot of this state machine holds the state of.
+	SnapshotApplied(snapshot io.Reader) (uint64, error)
 }
 
 // trackedFSM records the highest log index the state machine has finished applying, including configuration
@@ -175,6 +177,16 @@ func (m *Manager) openGroup(id uint32, bootstrap *raft.Configuration) (*Group, e
 			}
 		}
 	}
+	// The state machine normally survives in Pebble and raft must not restore its snapshot on start. But if the
+	// state is behind the newest snapshot (the state dir was lost, or a crash hit between an installed
+	// snapshot's files and its restore), raft would skip the entries the snapshot covers: restore it then.
+	if behind, at, err := stateBehindSnapshot(g.sm.inner, snaps); err != nil {
+		return fail(fmt.Errorf("group %d: %w", id, err))
+	} else if behind {
+		m.log.Warn("state is behind the newest snapshot: restoring the snapshot on start", "group", id,
+			"applied", g.sm.inner.AppliedIndex(), "snapshot_applied", at)
+		conf.NoSnapshotRestoreOnStart = false
+	}
 	r, err := raft.NewRaft(conf, g.sm, g.logs, stable, snaps, g.trans)
 	if err != nil {
 		return fail(fmt.Errorf("group %d raft: %w", id, err))
@@ -186,6 +198,26 @@ func (m *Manager) openGroup(id uint32, bootstrap *raft.Configuration) (*Group, e
 	go g.waitLoop()
 	go g.watchLeadership()
 	return g, nil
+}
+
+// stateBehindSnapshot reports whether the newest snapshot holds a later state than sm (compared by the applied
+// index in the snapshot's header: the snapshot's raft index may legitimately exceed AppliedIndex by trailing
+// no-op and barrier entries, which never reach the FSM).
+func stateBehindSnapshot(sm StateMachine, snaps raft.SnapshotStore) (bool, uint64, error) {
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		return false, 0, err
+	}
+	_, rc, err := snaps.Open(list[0].ID)
+	if err != nil {
+		return false, 0, fmt.Errorf("open snapshot %s: %w", list[0].ID, err)
+	}
+	defer rc.Close()
+	at, err := sm.SnapshotApplied(rc)
+	if err != nil {
+		return false, 0, fmt.Errorf("snapshot %s: %w", list[0].ID, err)
+	}
+	return at > sm.AppliedIndex(), at, nil
 }
 
 func (m *Manager) raftConfig(id uint32, hlog hclogLogger, notify chan bool) *raft.Config {

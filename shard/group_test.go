@@ -45,6 +45,14 @@ func (f *indexFSM) AppliedIndex() uint64 {
 
 func (f *indexFSM) Snapshot() (raft.FSMSnapshot, error) { return indexSnap(f.AppliedIndex()), nil }
 
+func (f *indexFSM) SnapshotApplied(r io.Reader) (uint64, error) {
+	var b [8]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(b[:]), nil
+}
+
 func (f *indexFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	var b [8]byte
