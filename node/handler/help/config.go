@@ -52,7 +52,12 @@ func (h *Domain) dcOptions(ctx context.Context) ([]*api.DCOption, error) {
 	cancel()
 	if err != nil {
 		if c.opts != nil {
+			// Serve the last list, and keep serving it a short while before trying again, so that calls
+			// during an election do not each wait for the read to time out.
 			h.log.Warn("help.getConfig: client addresses unavailable, serving the last list", "err", err)
+			h.mu.Lock()
+			h.dcs.until = now.Add(dcCacheShort)
+			h.mu.Unlock()
 			return c.opts, nil
 		}
 		h.log.Warn("help.getConfig: client addresses unavailable, listing this node only", "err", err)
@@ -93,22 +98,22 @@ func withSelf(addrs []node.ClientAddrs, self string) []node.ClientAddrs {
 }
 
 // BuildDCOptions turns the nodes' client addresses into dc_options of DC dc: for each node an option for the
-// TCP transports and one for WebSocket. Telegram has no WebSocket flag in dcOption; WebSocket carries
-// obfuscated2 only, so its option is marked tcpo_only (obfuscated transports only), which every client reads
-// as "use an obfuscated transport here". Addresses that are not a concrete IP and port are left out (a client
-// cannot dial them).
+// TCP transports and one for WebSocket (ws://ip:port/apiws). Telegram's dcOption has no WebSocket flag; the
+// WebSocket option is marked this_port_only (a client must use exactly this port and not try others), the
+// closest mark there is. It must not be tcpo_only: that tells clients to obfuscate with an MTProxy secret,
+// which this server does not use (gotd refuses an option with tcpo_only and no secret). Addresses that are not
+// a concrete IP and port are left out (a client cannot dial them).
 func BuildDCOptions(addrs []node.ClientAddrs, dc int32) []*api.DCOption {
 	var out []*api.DCOption
 	for _, a := range addrs {
 		if o := dcOption(a.TCP, dc); o != nil {
 			out = append(out, o)
 		}
-		ws := a.WS
-		if ws == "" {
+		if a.WS == "" {
 			continue
 		}
-		if o := dcOption(ws, dc); o != nil {
-			o.TcpoOnly = true
+		if o := dcOption(a.WS, dc); o != nil {
+			o.ThisPortOnly = true
 			out = append(out, o)
 		}
 	}
@@ -145,7 +150,6 @@ func (h *Domain) getConfig(ctx context.Context, _ *handler.Call, _ *api.HelpGetC
 		return nil, err
 	}
 	now := h.clock()
-	tmp := int32(1) // at most one temporary session key per client at a time (Telegram's default)
 	return &api.Config{
 		Date:                    int32(now.Unix()),
 		Expires:                 int32(now.Add(configTTL).Unix()),
@@ -169,7 +173,6 @@ func (h *Domain) getConfig(ctx context.Context, _ *handler.Call, _ *api.HelpGetC
 		RatingEDecay:            2419200,
 		StickersRecentLimit:     200,
 		ChannelsReadMediaPeriod: 604800,
-		TmpSessions:             &tmp,
 		CallReceiveTimeoutMs:    20000,
 		CallRingTimeoutMs:       90000,
 		CallConnectTimeoutMs:    30000,

@@ -81,6 +81,3 @@ func signedIn[T tl.Object](r *handler.Router, fn func(ctx context.Context, c *ha
 	}
 	handler.Handle(r, fn)
 }
-
-// now is the current time as a TL date.
-func (h *Domain) now() int32 { return int32(h.clock().Unix()) }
