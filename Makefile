@@ -48,3 +48,8 @@ bench-cluster:
 JEPSEN_FLAGS ?= -duration 5m
 jepsen:
 	$(GO) run ./jepsen $(JEPSEN_FLAGS)
+
+# Acknowledged sendMessage/s and send-to-push latency over MTProto on a 3-node loopback cluster (fsync on).
+BENCHMSG_FLAGS ?= -pairs 10,100 -duration 20s
+bench-messages:
+	$(GO) run ./cmd/benchmsg $(BENCHMSG_FLAGS)
