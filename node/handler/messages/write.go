@@ -1,0 +1,287 @@
+package messages
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/raftgram/raftgram/fsm/box"
+	"github.com/raftgram/raftgram/node/handler"
+	"github.com/raftgram/raftgram/tl"
+	"github.com/raftgram/raftgram/tl/api"
+)
+
+func replyID(r api.InputReplyToClass) int32 {
+	if m, ok := r.(*api.InputReplyToMessage); ok && m.ReplyToMsgID > 0 {
+		return m.ReplyToMsgID
+	}
+	return 0
+}
+
+func checkText(text string) error {
+	if strings.TrimSpace(text) == "" {
+		return handler.ErrMessageEmpty
+	}
+	if utf8.RuneCountInString(text) > maxMessageLen {
+		return errMessageTooLong
+	}
+	return nil
+}
+
+// sendMessage: one Propose into the sender's shard. The answer is updateShortSentMessage (as Telegram answers
+// for private chats); the sender's other sessions and the recipient (same shard now, other shards through the
+// relay) get pushes.
+func (m *Domain) sendMessage(ctx context.Context, c *handler.Call, req *api.MessagesSendMessageRequest) (tl.Object, error) {
+	to, err := m.access.InputPeer(c.UserID, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkText(req.Message); err != nil {
+		return nil, err
+	}
+	if req.RandomID == 0 {
+		return nil, handler.BadRequest("RANDOM_ID_INVALID")
+	}
+	ents, err := encodeEntities(req.Entities)
+	if err != nil {
+		return nil, err
+	}
+	reply := replyID(req.ReplyTo)
+	s := box.Send{From: c.UserID, To: to, RandomID: req.RandomID, Silent: req.Silent, ClearDraft: req.ClearDraft,
+		ReplyTo: reply, Text: req.Message, Entities: ents, Fingerprint: box.Fingerprint(to, req.Message, ents, reply)}
+	res, err := m.propose(ctx, c.UserID, s.Command())
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Msgs) != 1 {
+		return nil, handler.ErrInternal
+	}
+	msg := &res.Msgs[0]
+	msg.Text, msg.Entities = req.Message, ents
+	if !res.Dup {
+		m.push(ctx, c.UserID, c.SessionID, shortMessage(msg, res.Pts))
+		for i := range res.Applied {
+			a := &res.Applied[i]
+			if a.Msg != nil && a.Update.Kind == box.UpdNewMessage {
+				a.Msg.Text, a.Msg.Entities = req.Message, ents
+			}
+			m.pushApplied(ctx, a)
+		}
+	}
+	return &api.UpdateShortSentMessage{Out: true, ID: msg.ID, Pts: res.Pts, PtsCount: 1, Date: res.Date,
+		Entities: req.Entities}, nil
+}
+
+func (m *Domain) forwardMessages(ctx context.Context, c *handler.Call, req *api.MessagesForwardMessagesRequest) (tl.Object, error) {
+	from, err := m.access.InputPeer(c.UserID, req.FromPeer)
+	if err != nil {
+		return nil, err
+	}
+	to, err := m.access.InputPeer(c.UserID, req.ToPeer)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.ID) == 0 || len(req.ID) != len(req.RandomID) {
+		return nil, handler.BadRequest("RANDOM_ID_INVALID")
+	}
+	if len(req.ID) > 100 {
+		return nil, handler.BadRequest("MESSAGE_IDS_TOO_MUCH")
+	}
+	res, err := m.propose(ctx, c.UserID, (&box.Forward{From: c.UserID, FromPeer: from, To: to, IDs: req.ID,
+		RandomIDs: req.RandomID, Silent: req.Silent}).Command())
+	if err != nil {
+		return nil, err
+	}
+	out := &api.Updates{Chats: []api.ChatClass{}, Date: res.Date}
+	var peers []int64
+	byID := map[int32]*box.Message{}
+	for i := range res.Msgs {
+		msg := &res.Msgs[i]
+		byID[msg.ID] = msg
+		peers = append(peers, msg.Peer, msg.FwdFrom)
+		// The random ids of the forwarded messages, in order (skipped ids are absent from both lists).
+		if i < len(req.RandomID) {
+			out.Updates = append(out.Updates, &api.UpdateMessageID{ID: msg.ID, RandomID: req.RandomID[i]})
+		}
+	}
+	for i := range res.Msgs {
+		msg := &res.Msgs[i]
+		pts := res.Pts - int32(len(res.Msgs)-1-i)
+		if i < len(res.Updates) {
+			pts = res.Updates[i].Pts
+		}
+		up := &api.UpdateNewMessage{Message: apiMessage(msg), Pts: pts, PtsCount: 1}
+		out.Updates = append(out.Updates, up)
+		if !res.Dup {
+			m.push(ctx, c.UserID, c.SessionID, shortMessage(msg, pts))
+		}
+	}
+	out.Users = m.users(ctx, c.UserID, append(peers, c.UserID))
+	if !res.Dup {
+		for i := range res.Applied {
+			a := &res.Applied[i]
+			if a.Msg != nil {
+				if src := byID[a.Msg.PeerMsgID]; src != nil {
+					a.Msg.Text, a.Msg.Entities = src.Text, src.Entities
+				}
+			}
+			m.pushApplied(ctx, a)
+		}
+	}
+	return out, nil
+}
+
+func (m *Domain) editMessage(ctx context.Context, c *handler.Call, req *api.MessagesEditMessageRequest) (tl.Object, error) {
+	peer, err := m.access.InputPeer(c.UserID, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	if req.Message == nil {
+		return nil, handler.ErrMessageEmpty // media edits are not supported
+	}
+	if err := checkText(*req.Message); err != nil {
+		return nil, err
+	}
+	ents, err := encodeEntities(req.Entities)
+	if err != nil {
+		return nil, err
+	}
+	res, err := m.propose(ctx, c.UserID, (&box.Edit{User: c.UserID, Peer: peer, ID: req.ID, Text: *req.Message,
+		Entities: ents}).Command())
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Msgs) != 1 || len(res.Updates) != 1 {
+		return nil, handler.ErrInternal
+	}
+	msg := &res.Msgs[0]
+	up := logUpdate(&res.Updates[0], map[int32]*box.Message{msg.ID: msg})
+	out := &api.Updates{Updates: []api.UpdateClass{up}, Users: m.users(ctx, c.UserID, []int64{peer, c.UserID}),
+		Chats: []api.ChatClass{}, Date: res.Date}
+	m.push(ctx, c.UserID, c.SessionID, out)
+	for i := range res.Applied {
+		m.pushApplied(ctx, &res.Applied[i])
+	}
+	return out, nil
+}
+
+// pushOwn pushes the caller's own log entries of a command to its other sessions.
+func (m *Domain) pushOwn(ctx context.Context, c *handler.Call, res *box.Result) {
+	for i := range res.Updates {
+		m.pushUpdate(ctx, c.UserID, c.SessionID, &res.Updates[i], nil)
+	}
+	for i := range res.Applied {
+		m.pushApplied(ctx, &res.Applied[i])
+	}
+}
+
+func (m *Domain) deleteMessages(ctx context.Context, c *handler.Call, req *api.MessagesDeleteMessagesRequest) (tl.Object, error) {
+	if len(req.ID) > 100 {
+		return nil, handler.BadRequest("MESSAGE_IDS_TOO_MUCH")
+	}
+	res, err := m.propose(ctx, c.UserID, (&box.Delete{User: c.UserID, IDs: req.ID, Revoke: req.Revoke}).Command())
+	if err != nil {
+		return nil, err
+	}
+	m.pushOwn(ctx, c, res)
+	return &api.MessagesAffectedMessages{Pts: res.Pts, PtsCount: res.PtsCount}, nil
+}
+
+func (m *Domain) deleteHistory(ctx context.Context, c *handler.Call, req *api.MessagesDeleteHistoryRequest) (tl.Object, error) {
+	peer, err := m.access.InputPeer(c.UserID, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	res, err := m.propose(ctx, c.UserID, (&box.DeleteHistory{User: c.UserID, Peer: peer, MaxID: req.MaxID,
+		Revoke: req.Revoke, JustClear: req.JustClear}).Command())
+	if err != nil {
+		return nil, err
+	}
+	m.pushOwn(ctx, c, res)
+	return &api.MessagesAffectedHistory{Pts: res.Pts, PtsCount: res.PtsCount, Offset: res.Offset}, nil
+}
+
+func (m *Domain) readHistory(ctx context.Context, c *handler.Call, req *api.MessagesReadHistoryRequest) (tl.Object, error) {
+	peer, err := m.access.InputPeer(c.UserID, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	res, err := m.propose(ctx, c.UserID, (&box.ReadHistory{User: c.UserID, Peer: peer, MaxID: req.MaxID}).Command())
+	if err != nil {
+		return nil, err
+	}
+	m.pushOwn(ctx, c, res)
+	return &api.MessagesAffectedMessages{Pts: res.Pts, PtsCount: res.PtsCount}, nil
+}
+
+// setTyping is pushed only (no pts), to the peer's sessions.
+func (m *Domain) setTyping(ctx context.Context, c *handler.Call, req *api.MessagesSetTypingRequest) (tl.Object, error) {
+	peer, err := m.access.InputPeer(c.UserID, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	if req.Action == nil {
+		return nil, handler.ErrInputInvalid
+	}
+	if peer != c.UserID {
+		m.push(ctx, peer, 0, &api.UpdateShort{Update: &api.UpdateUserTyping{UserID: c.UserID, Action: req.Action},
+			Date: m.now()})
+	}
+	return api.BoolOf(true), nil
+}
+
+func (m *Domain) dialogPeer(c *handler.Call, p api.InputDialogPeerClass) (int64, error) {
+	dp, ok := p.(*api.InputDialogPeer)
+	if !ok {
+		return 0, handler.ErrPeerInvalid
+	}
+	return m.access.InputPeer(c.UserID, dp.Peer)
+}
+
+func (m *Domain) dialogOp(ctx context.Context, c *handler.Call, op *box.DialogOp, pushed api.UpdateClass) (tl.Object, error) {
+	if _, err := m.propose(ctx, c.UserID, op.Command()); err != nil {
+		return nil, err
+	}
+	m.push(ctx, c.UserID, c.SessionID, &api.UpdateShort{Update: pushed, Date: m.now()})
+	return api.BoolOf(true), nil
+}
+
+func (m *Domain) saveDraft(ctx context.Context, c *handler.Call, req *api.MessagesSaveDraftRequest) (tl.Object, error) {
+	peer, err := m.access.InputPeer(c.UserID, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(req.Message) > maxMessageLen {
+		return nil, errMessageTooLong
+	}
+	ents, err := encodeEntities(req.Entities)
+	if err != nil {
+		return nil, err
+	}
+	op := &box.DialogOp{User: c.UserID, Peer: peer, Op: box.OpDraft}
+	var d api.DraftMessageClass = &api.DraftMessageEmpty{Date: tl.Ptr(m.now())}
+	if req.Message != "" {
+		op.Draft = &box.Draft{ReplyTo: replyID(req.ReplyTo), NoWebpage: req.NoWebpage, Text: req.Message, Entities: ents}
+		d = &api.DraftMessage{Message: req.Message, Entities: req.Entities, Date: m.now(), NoWebpage: req.NoWebpage,
+			ReplyTo: req.ReplyTo}
+	}
+	return m.dialogOp(ctx, c, op, &api.UpdateDraftMessage{Peer: peerUser(peer), Draft: d})
+}
+
+func (m *Domain) toggleDialogPin(ctx context.Context, c *handler.Call, req *api.MessagesToggleDialogPinRequest) (tl.Object, error) {
+	peer, err := m.dialogPeer(c, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	return m.dialogOp(ctx, c, &box.DialogOp{User: c.UserID, Peer: peer, Op: box.OpPin, Flag: req.Pinned},
+		&api.UpdateDialogPinned{Pinned: req.Pinned, Peer: &api.DialogPeer{Peer: peerUser(peer)}})
+}
+
+func (m *Domain) markDialogUnread(ctx context.Context, c *handler.Call, req *api.MessagesMarkDialogUnreadRequest) (tl.Object, error) {
+	peer, err := m.dialogPeer(c, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	return m.dialogOp(ctx, c, &box.DialogOp{User: c.UserID, Peer: peer, Op: box.OpMarkUnread, Flag: req.Unread},
+		&api.UpdateDialogUnreadMark{Unread: req.Unread, Peer: &api.DialogPeer{Peer: peerUser(peer)}})
+}
