@@ -18,7 +18,8 @@ func main() {
 	var workloads, nemeses string
 	var seed int64
 	flag.DurationVar(&cfg.Duration, "duration", 5*time.Minute, "how long workloads and faults run")
-	flag.StringVar(&workloads, "workloads", "register,claim,set", "comma-separated workloads: register, claim, set")
+	flag.StringVar(&workloads, "workloads", strings.Join(DefaultWorkloads, ","), "comma-separated workloads: register, "+
+		"claim, set (debug KV API); messages, profile, username (MTProto)")
 	flag.StringVar(&nemeses, "nemesis", "mixed", "comma-separated faults: mixed, partition-one, partition-leader, "+
 		"partition-halves, partition-bridge, clients, kill, kill-leader, pause, wipe; none for no faults")
 	flag.DurationVar(&cfg.Hold, "hold", 6*time.Second, "how long a fault stays (jittered ±50%)")
@@ -26,6 +27,9 @@ func main() {
 	flag.IntVar(&cfg.Streams, "streams", 1, "concurrent fault schedules (2+: faults overlap, e.g. a partition during a kill)")
 	flag.IntVar(&cfg.Clients, "clients", 6, "concurrent clients per workload")
 	flag.IntVar(&cfg.Shards, "shards", 3, "shards of the cluster")
+	flag.IntVar(&cfg.MsgUsers, "msg-users", 4, "messages workload: users (2 devices each)")
+	flag.IntVar(&cfg.Owners, "owners", 3, "profile workload: owners (2 devices each)")
+	flag.IntVar(&cfg.Claimers, "claimers", 6, "username workload: claimers (one device each; 4 race per round)")
 	flag.DurationVar(&cfg.OpTimeout, "op-timeout", 5*time.Second, "client timeout of one operation")
 	flag.Int64Var(&seed, "seed", 0, "random seed (0: from the clock; printed)")
 	flag.StringVar(&cfg.Out, "out", "", "output directory (default jepsen/out/<time>)")
@@ -50,8 +54,8 @@ func main() {
 		cfg.Out = filepath.Join("jepsen", "out", time.Now().UTC().Format("20060102-150405"))
 	}
 	cfg.Command = fmt.Sprintf("go run ./jepsen -duration %s -workloads %s -nemesis %s -hold %s -quiet %s -clients %d "+
-		"-shards %d -streams %d -seed %d", cfg.Duration, workloads, nemeses, cfg.Hold, cfg.Quiet, cfg.Clients, cfg.Shards,
-		cfg.Streams, seed)
+		"-shards %d -streams %d -msg-users %d -owners %d -claimers %d -seed %d", cfg.Duration, workloads, nemeses, cfg.Hold,
+		cfg.Quiet, cfg.Clients, cfg.Shards, cfg.Streams, cfg.MsgUsers, cfg.Owners, cfg.Claimers, seed)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := Run(ctx, cfg)

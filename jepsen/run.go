@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
 	"github.com/raftgram/raftgram/jepsen/client"
 	"github.com/raftgram/raftgram/jepsen/history"
 	"github.com/raftgram/raftgram/jepsen/nemesis"
@@ -40,12 +41,16 @@ type Config struct {
 	Clients   int           // concurrent clients per workload (default 6)
 	Shards    int           // default 3
 	OpTimeout time.Duration // one operation's client timeout (default 5 s)
-	Seed      uint64
-	Out       string // output directory (required)
-	Keep      bool   // keep the nodes' data dirs
-	Command   string // how to reproduce, for the report
-	Log       *slog.Logger
-	Now       func() time.Time
+	// MTProto workload sizes: messenger users (2 devices each, default 4), profile owners (2 devices each,
+	// default 3), username claimers (one device each, default 6). Every device costs a new auth key, seconds
+	// of client CPU under -race.
+	MsgUsers, Owners, Claimers int
+	Seed                       uint64
+	Out                        string // output directory (required)
+	Keep                       bool   // keep the nodes' data dirs
+	Command                    string // how to reproduce, for the report
+	Log                        *slog.Logger
+	Now                        func() time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -53,7 +58,7 @@ func (c *Config) setDefaults() {
 		c.Duration = 5 * time.Minute
 	}
 	if len(c.Workloads) == 0 {
-		c.Workloads = []string{"register", "claim", "set"}
+		c.Workloads = DefaultWorkloads
 	}
 	if c.Hold == 0 {
 		c.Hold = 6 * time.Second
@@ -63,6 +68,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.Shards == 0 {
 		c.Shards = 3
+	}
+	if c.MsgUsers == 0 {
+		c.MsgUsers = 4
+	}
+	if c.Owners == 0 {
+		c.Owners = 3
+	}
+	if c.Claimers == 0 {
+		c.Claimers = 6
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -85,6 +99,22 @@ type Summary struct {
 }
 
 const nodes = 3
+
+// DefaultWorkloads run when none are named: the KV ones over the debug API and the messenger's over MTProto.
+var DefaultWorkloads = []string{"register", "claim", "set", "messages", "profile", "username"}
+
+// devCode is the login code the nodes accept for every phone (MTProto workloads sign users up with it).
+const devCode = "22222"
+
+func needsMTProto(ws []string) bool {
+	for _, w := range ws {
+		switch strings.TrimSpace(w) {
+		case "messages", "profile", "username":
+			return true
+		}
+	}
+	return false
+}
 
 // Run performs one run end to end. It can run once per process: testcluster builds (or picks) its binary once.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
@@ -137,7 +167,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 	clusterDir := filepath.Join(cfg.Out, "cluster")
 	startCtx, cancelStart := context.WithTimeout(ctx, 3*time.Minute)
-	c, err := testcluster.Start(startCtx, testcluster.Options{Nodes: nodes, Shards: cfg.Shards, Dir: clusterDir})
+	mt := needsMTProto(cfg.Workloads)
+	copts := testcluster.Options{Nodes: nodes, Shards: cfg.Shards, Dir: clusterDir}
+	if mt {
+		copts.Client, copts.DevCode = true, devCode
+	}
+	c, err := testcluster.Start(startCtx, copts)
 	cancelStart()
 	if err != nil {
 		return nil, fmt.Errorf("jepsen: start cluster: %w", err)
@@ -174,9 +209,34 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		Rand: rand.New(rand.NewPCG(cfg.Seed, 1))})
 	defer kv.Close()
 	procs := new(atomic.Int64)
+	var mtOpts client.MTOptions
+	if mt {
+		pem, err := c.PublicKeyPEM()
+		if err != nil {
+			return nil, fmt.Errorf("jepsen: public key: %w", err)
+		}
+		pub, err := gwcrypto.ParsePublicPEM(pem)
+		if err != nil {
+			return nil, fmt.Errorf("jepsen: public key: %w", err)
+		}
+		mtOpts = client.MTOptions{PublicKey: pub, DevCode: devCode, SourceIP: clientSource, Timeout: cfg.OpTimeout,
+			Log: log}
+		for _, n := range c.Nodes {
+			mtOpts.Addrs = append(mtOpts.Addrs, n.Client)
+		}
+	}
+	var mtRegs *client.MTRegisters // shared by profile and username
+	regs := func() *client.MTRegisters {
+		if mtRegs == nil {
+			mtRegs = client.NewMTRegisters(rec, mtOpts, cfg.Owners, 2, cfg.Claimers, "1556")
+		}
+		return mtRegs
+	}
+	var setups []func(context.Context) error
 	var wls []workload.Workload
 	for i, name := range cfg.Workloads {
-		o := workload.Options{KV: kv, Nodes: len(c.Nodes), Clients: cfg.Clients, Procs: procs, Seed: cfg.Seed + uint64(i)*1000}
+		seed := cfg.Seed + uint64(i)*1000
+		o := workload.Options{KV: kv, Nodes: len(c.Nodes), Clients: cfg.Clients, Procs: procs, Seed: seed}
 		switch strings.TrimSpace(name) {
 		case "register":
 			wls = append(wls, workload.NewRegister(o))
@@ -184,10 +244,42 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			wls = append(wls, workload.NewClaim(o))
 		case "set":
 			wls = append(wls, workload.NewSet(o))
+		case "messages":
+			m := client.NewMTMessenger(rec, mtOpts, cfg.MsgUsers, 2, "1555", seed)
+			defer m.Close()
+			setups = append(setups, m.Setup)
+			wls = append(wls, &workload.Messages{M: client.NewMessages(rec, m), Users: cfg.MsgUsers, Devices: 2, Procs: procs,
+				Seed: seed, Pace: 40 * time.Millisecond, Background: m.Run, Settle: m.Settle, Pts: true})
+		case "profile":
+			r := mtRegs
+			if r == nil {
+				r = regs()
+				defer r.Close()
+				setups = append(setups, r.Setup)
+			}
+			wls = append(wls, &workload.Profile{R: r, Procs: procs, Seed: seed})
+		case "username":
+			r := mtRegs
+			if r == nil {
+				r = regs()
+				defer r.Close()
+				setups = append(setups, r.Setup)
+			}
+			wls = append(wls, &workload.Username{R: r, Procs: procs, Seed: seed})
 		default:
-			return nil, fmt.Errorf("jepsen: unknown workload %q (register, claim, set; the messenger workloads come "+
-				"with its MTProto driver)", name)
+			return nil, fmt.Errorf("jepsen: unknown workload %q (register, claim, set, messages, profile, username)", name)
 		}
+	}
+	// Sign the MTProto users up before any fault (one driver at a time: the 2 cores are shared).
+	for _, setup := range setups {
+		t0 := time.Now()
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := setup(sctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("jepsen: MTProto setup: %w", err)
+		}
+		log.Info("MTProto clients signed in", "took", time.Since(t0).Round(time.Millisecond))
 	}
 
 	env := &nemesis.Env{Cluster: tcCluster{c}, Net: nt, Shards: cfg.Shards, Rand: rng, Log: log}
@@ -262,7 +354,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	for _, ch := range checkers {
 		if l, ok := ch.(validate.Linearizable); ok {
-			l.VisualizePath = filepath.Join(cfg.Out, "linearizability.html")
+			l.VisualizePath = filepath.Join(cfg.Out, visualName(l.Label))
 			ch = l
 		}
 		sum.Results = append(sum.Results, ch.Check(events))
@@ -272,8 +364,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		logs[n.ID] = filepath.Join(filepath.Dir(n.Dir), n.ID+".log")
 	}
 	sum.Results = append(sum.Results, nodeHealth(logs, crashed))
-	if _, err := os.Stat(filepath.Join(cfg.Out, "linearizability.html")); err == nil {
-		note("porcupine's step-through of the keys that are not linearizable: linearizability.html")
+	for _, ch := range checkers {
+		if l, ok := ch.(validate.Linearizable); ok {
+			if _, err := os.Stat(filepath.Join(cfg.Out, visualName(l.Label))); err == nil {
+				note("porcupine's step-through of the keys that are not linearizable: %s", visualName(l.Label))
+			}
+		}
 	}
 	sum.Valid = validate.AllValid(sum.Results)
 	sum.Ops = opCounts(events)
@@ -296,7 +392,15 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	return sum, nil
 }
 
-// clientSource: the KV clients talk to node i from 127.0.1.(i+1), so cutting clients from a node is a filter
+// visualName is the porcupine visualization file of a Linearizable checker.
+func visualName(label string) string {
+	if label == "" {
+		return "linearizability.html"
+	}
+	return "linearizability-" + label + ".html"
+}
+
+// clientSource: the KV and MTProto clients talk to node i from 127.0.1.(i+1), so cutting clients from a node is a filter
 // on the source address.
 func clientSource(i int) string { return fmt.Sprintf("127.0.1.%d", i+1) }
 
@@ -366,8 +470,13 @@ func netFor(cg *nemesis.Cgroups, c *testcluster.Cluster) (*nemesis.Net, error) {
 		if err != nil {
 			return nil, err
 		}
-		eps = append(eps, nemesis.Endpoint{Cgroup: path, Level: level, Port: port, AdminPort: admin,
-			ClientSrc: clientSource(n.Index)})
+		ep := nemesis.Endpoint{Cgroup: path, Level: level, Port: port, AdminPort: admin, ClientSrc: clientSource(n.Index)}
+		if n.Client != "" {
+			if ep.ClientPort, err = portOf(n.Client); err != nil {
+				return nil, err
+			}
+		}
+		eps = append(eps, ep)
 	}
 	nt := nemesis.NewNet(fmt.Sprintf("raftgram_jepsen_%d", os.Getpid()), eps)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

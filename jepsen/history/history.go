@@ -66,8 +66,12 @@ type Event struct {
 	// PtsCount is the update's pts_count; Source is "push", "diff" (getDifference) or "state" (getState).
 	PtsCount int64  `json:"pts_count,omitempty"`
 	Source   string `json:"source,omitempty"`
-	Msgs     []Msg  `json:"msgs,omitempty"`  // read ok: the dialog as seen, in box order
-	Final    bool   `json:"final,omitempty"` // a read of the final phase, after healing
+	// From is the pts a getDifference asked from ("diff" and its "state"); Asked is the time (on the run's
+	// clock) the getState or getDifference was sent ("state", "diff").
+	From  int64 `json:"from,omitempty"`
+	Asked int64 `json:"asked,omitempty"`
+	Msgs  []Msg `json:"msgs,omitempty"`  // read ok: the dialog as seen, in box order
+	Final bool  `json:"final,omitempty"` // a read of the final phase, after healing
 
 	Error string `json:"error,omitempty"`
 }

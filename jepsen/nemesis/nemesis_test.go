@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 func testNodes() []Endpoint {
 	return []Endpoint{
 		{Cgroup: "unified/run/n1", Level: 2, Port: 7001, AdminPort: 8001, ClientSrc: "127.0.1.1"},
-		{Cgroup: "unified/run/n2", Level: 2, Port: 7002, AdminPort: 8002, ClientSrc: "127.0.1.2"},
+		{Cgroup: "unified/run/n2", Level: 2, Port: 7002, AdminPort: 8002, ClientSrc: "127.0.1.2", ClientPort: 9002},
 		{Cgroup: "unified/run/n3", Level: 2, Port: 7003, AdminPort: 8003, ClientSrc: "127.0.1.3"},
 	}
 }
@@ -59,6 +59,7 @@ func TestScript(t *testing.T) {
 		`tcp dport 7003 socket cgroupv2 level 2 "unified/run/n1" drop`,
 		`tcp dport 7001 socket cgroupv2 level 2 "unified/run/n3" drop`,
 		`ip saddr 127.0.1.2 tcp dport 8002 drop`,
+		`ip saddr 127.0.1.2 tcp dport 9002 drop`, // the MTProto devices pinned to n2
 		"delete table inet rj_test",
 	} {
 		if !strings.Contains(s, want) {

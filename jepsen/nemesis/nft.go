@@ -16,9 +16,11 @@ import (
 type Endpoint struct {
 	Cgroup    string // nft cgroupv2 path (Cgroups.Add)
 	Level     int
-	Port      int    // the node's cluster (Raft + RPC) port
-	AdminPort int    // the node's admin HTTP port (where the KV clients go)
-	ClientSrc string // the source address clients use towards this node (client cuts)
+	Port      int // the node's cluster (Raft + RPC) port
+	AdminPort int // the node's admin HTTP port (where the KV clients go)
+	// ClientPort is the node's MTProto port (where the messenger clients go), 0 if none.
+	ClientPort int
+	ClientSrc  string // the source address clients use towards this node (client cuts)
 }
 
 // Pair is an unordered pair of node indexes that cannot talk.
@@ -127,6 +129,9 @@ func (n *Net) Script() string {
 		e := n.Nodes[i]
 		if e.ClientSrc != "" {
 			rules = append(rules, fmt.Sprintf("ip saddr %s tcp dport %d drop", e.ClientSrc, e.AdminPort))
+			if e.ClientPort != 0 {
+				rules = append(rules, fmt.Sprintf("ip saddr %s tcp dport %d drop", e.ClientSrc, e.ClientPort))
+			}
 		}
 	}
 	sort.Strings(rules)

@@ -4,17 +4,21 @@ package validate
 // the claimant). At most one claim may be acknowledged as won (ok without mismatch); a final read (f "get",
 // Final) then names the owner, which must be the acknowledged winner if there is one, otherwise a claimant whose
 // claim is indeterminate (never one that failed or was told "mismatch"). An acknowledged mismatch means some
-// claim took effect, so the final read cannot find the key absent.
+// claim took effect, so the final read cannot find the key absent ("claim-lost"; "stuck-claim" when only an
+// indeterminate claim could be the one that took effect: a claim left half done).
 
 import (
 	"github.com/raftgram/raftgram/jepsen/history"
 )
 
 // UniqueClaim checks claim keys.
-type UniqueClaim struct{}
+type UniqueClaim struct {
+	// Only / Except, when set, keep only the keys with (without) this prefix; Label names the selection.
+	Only, Except, Label string
+}
 
-// Name is "unique-claim".
-func (UniqueClaim) Name() string { return "unique-claim" }
+// Name is "unique-claim", or "unique-claim/<Label>".
+func (c UniqueClaim) Name() string { return labeled("unique-claim", c.Label) }
 
 // Check judges every claimed key.
 func (c UniqueClaim) Check(events []history.Event) Result {
@@ -26,7 +30,7 @@ func (c UniqueClaim) Check(events []history.Event) Result {
 	claims := map[string][]history.Op{}
 	final := map[string]history.Op{}
 	var keys []string
-	for _, o := range ops {
+	for _, o := range byKey(ops, c.Only, c.Except) {
 		switch {
 		case o.Invoke.F == "claim":
 			if _, ok := claims[o.Invoke.Key]; !ok {
@@ -67,6 +71,12 @@ func (c UniqueClaim) Check(events []history.Event) Result {
 		}
 		owner := fin.Complete.Value
 		switch {
+		case fin.Complete.Absent && len(winners) == 0 && len(losers) > 0 && len(unknown) > 0:
+			// Claimants were told "taken", nobody holds it, and an indeterminate claim exists: the name is held
+			// by an attempt that never finished (a claim protocol cut half way).
+			r.addKey("stuck-claim", k, append(evs(fin), evs(append(losers, unknown...)...)...),
+				"key %q: %d claims were told it is taken, the final read finds it unclaimed, and the only claims "+
+					"that could hold it (%d) are indeterminate", k, len(losers), len(unknown))
 		case fin.Complete.Absent && (len(winners) > 0 || len(losers) > 0):
 			r.add("claim-lost", append(evs(fin), evs(append(winners, losers...)...)...),
 				"key %q: the final read finds it unclaimed after a claim was acknowledged", k)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -23,10 +24,35 @@ type Linearizable struct {
 	Timeout time.Duration
 	// VisualizePath, when set, receives porcupine's HTML visualization of the keys that failed.
 	VisualizePath string
+	// Only / Except, when set, keep only the keys with (without) this prefix; Label names the selection
+	// ("linearizable/<label>").
+	Only, Except, Label string
 }
 
-// Name is "linearizable".
-func (Linearizable) Name() string { return "linearizable" }
+// Name is "linearizable", or "linearizable/<Label>".
+func (l Linearizable) Name() string { return labeled("linearizable", l.Label) }
+
+func labeled(name, label string) string {
+	if label == "" {
+		return name
+	}
+	return name + "/" + label
+}
+
+// keep reports whether key is in the selection.
+func keep(key, only, except string) bool {
+	return strings.HasPrefix(key, only) && (except == "" || !strings.HasPrefix(key, except))
+}
+
+func byKey(ops []history.Op, only, except string) []history.Op {
+	var out []history.Op
+	for _, o := range ops {
+		if keep(o.Invoke.Key, only, except) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
 
 // RegisterOps are the history F values this checker reads.
 var RegisterOps = []string{"put", "get", "cas", "claim"}
@@ -69,7 +95,7 @@ func (l Linearizable) Check(events []history.Event) Result {
 	if !ok {
 		return r.Result
 	}
-	ops = history.ByF(ops, RegisterOps...)
+	ops = byKey(history.ByF(ops, RegisterOps...), l.Only, l.Except)
 	if len(ops) == 0 {
 		return r.unknown("no register operations")
 	}
@@ -95,7 +121,7 @@ func (l Linearizable) Check(events []history.Event) Result {
 			timedOut++
 		case porcupine.Illegal:
 			bad = append(bad, h...)
-			r.add("not-linearizable", frontier(h, info), "key %q: no linearization of its %d operations exists; "+
+			r.addKey("not-linearizable", k, frontier(h, info), "key %q: no linearization of its %d operations exists; "+
 				"the events are the operations just past the longest linearizable prefix", k, len(h))
 		}
 	}

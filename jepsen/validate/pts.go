@@ -6,11 +6,17 @@ package validate
 //   - gapless: per device, from its first state (or 0), the ranges (Pts-PtsCount, Pts] it received cover every
 //     value up to the largest pts it saw or was told by getState ("pts-gap": a device that reconnects must get
 //     exactly what it missed through getDifference);
+//   - one update, one pts: per user, a message text never arrives under two pts values ("pts-conflict": e.g.
+//     getDifference handing back a message the device already had, which shifts every pts after it);
 //   - monotonic: per device, each pushed update's Pts is above the last pts the device had applied, or it is a
-//     redelivery of the same message ("pts-regression"); and a getState never answers below a pts the user's
-//     devices had already received before it was asked ("pts-regression").
-//   - exactly once: getDifference never hands a device an update at or below the pts it asked from
-//     ("redelivered").
+//     redelivery of the same message ("pts-regression"); and a getState (or a difference's final state) never
+//     answers below a pts the user's devices had received before it was asked ("pts-regression"; with Asked
+//     set, only updates recorded before that time count, as the answer may be computed before a concurrent
+//     push arrives).
+//   - exactly once: getDifference never hands a device an update at or below the pts it asked from (From, when
+//     the observation carries Asked; otherwise the pts the device had applied) ("redelivered").
+// Sources besides "state" and "diff" ("push", "sent": the device's own sendMessage answer) are received
+// updates alike.
 
 import (
 	"sort"
@@ -49,6 +55,12 @@ func (c Pts) Check(events []history.Event) Result {
 	sort.SliceStable(obs, func(i, j int) bool { return obs[i].Index < obs[j].Index })
 	byPts := map[int64]map[int64]ptsSeen{} // user -> pts -> message
 	userMax := map[int64]history.Event{}   // user -> observation with the largest pts so far
+	recv := map[int64][]history.Event{}    // user -> updates that raised the largest pts, in record order
+	type ptsAt struct {
+		pts int64
+		ev  int64
+	}
+	textPts := map[int64]map[string]ptsAt{} // user -> text -> first pts
 	type state struct {
 		started  bool
 		base     int64          // pts the stream starts from
@@ -70,7 +82,7 @@ func (c Pts) Check(events []history.Event) Result {
 		}
 		st.evs = append(st.evs, e.Index)
 		if e.Source == "state" {
-			if m, ok := userMax[e.User]; ok && m.Pts > e.Pts {
+			if m, ok := maxBefore(recv[e.User], e.Asked); ok && m.Pts > e.Pts {
 				r.add("pts-regression", []int64{m.Index, e.Index}, "user %d: getState answered pts %d after pts %d "+
 					"had been received", e.User, e.Pts, m.Pts)
 			}
@@ -93,11 +105,29 @@ func (c Pts) Check(events []history.Event) Result {
 		} else if !ok {
 			byPts[e.User][e.Pts] = ptsSeen{e.Text, e.Index}
 		}
+		if e.Text != "" {
+			if textPts[e.User] == nil {
+				textPts[e.User] = map[string]ptsAt{}
+			}
+			if s, ok := textPts[e.User][e.Text]; !ok {
+				textPts[e.User][e.Text] = ptsAt{e.Pts, e.Index}
+			} else if s.pts != e.Pts {
+				r.add("pts-conflict", []int64{s.ev, e.Index}, "user %d device %d: %q arrived at pts %d (%s) after "+
+					"pts %d", e.User, e.Device, e.Text, e.Pts, e.Source, s.pts)
+			}
+		}
 		if m, ok := userMax[e.User]; !ok || e.Pts > m.Pts {
 			userMax[e.User] = e
 		}
-		if e.Pts <= st.applied {
-			if e.Source == "diff" {
+		if n := len(recv[e.User]); n == 0 || recv[e.User][n-1].Pts < e.Pts {
+			recv[e.User] = append(recv[e.User], e)
+		}
+		if e.Source == "diff" && e.Asked > 0 && e.Pts <= e.From {
+			r.add("redelivered", []int64{e.Index}, "user %d device %d: getDifference from pts %d handed pts %d",
+				e.User, e.Device, e.From, e.Pts)
+			r.Stats["redelivered"]++
+		} else if e.Pts <= st.applied {
+			if e.Source == "diff" && e.Asked == 0 {
 				r.add("redelivered", []int64{e.Index}, "user %d device %d: getDifference handed pts %d again "+
 					"(device had applied up to %d)", e.User, e.Device, e.Pts, st.applied)
 			} else if s := byPts[e.User][e.Pts]; s.text != e.Text {
@@ -136,6 +166,19 @@ func (c Pts) Check(events []history.Event) Result {
 		}
 	}
 	return r.Result
+}
+
+// maxBefore is the update with the largest pts among those recorded before time asked (all when asked is 0);
+// recv is in record order with increasing pts.
+func maxBefore(recv []history.Event, asked int64) (history.Event, bool) {
+	i := len(recv)
+	if asked > 0 {
+		i = sort.Search(len(recv), func(i int) bool { return recv[i].Time >= asked })
+	}
+	if i == 0 {
+		return history.Event{}, false
+	}
+	return recv[i-1], true
 }
 
 func head(xs []int64, n int) []int64 {

@@ -66,6 +66,18 @@ func TestUniqueClaim(t *testing.T) {
 	s.op(history.Event{Process: 0, F: "claim", Key: "u", Value: "a"}, history.Fail, nil)
 	s.op(history.Event{Process: 3, F: "get", Key: "u", Final: true}, history.OK, func(e *history.Event) { e.Value = "a" })
 	verdict(t, UniqueClaim{}, s.evs, Invalid, "phantom-claim")
+
+	// The history of bug 1 (README): one claim indeterminate, the others told "taken", nobody holds it.
+	s = newSynth()
+	s.op(history.Event{Process: 0, F: "claim", Key: "mt:user-x", Value: "c4"}, history.Info, nil)
+	s.op(history.Event{Process: 1, F: "claim", Key: "mt:user-x", Value: "c3"}, history.OK, func(e *history.Event) { e.Mismatch = true })
+	s.op(history.Event{Process: 3, F: "get", Key: "mt:user-x", Final: true}, history.OK, func(e *history.Event) { e.Absent = true })
+	r := verdict(t, UniqueClaim{Only: "mt:", Label: "username"}, s.evs, Invalid, "stuck-claim")
+	if r.Checker != "unique-claim/username" || r.Anomalies[0].Key != "mt:user-x" {
+		t.Fatalf("%+v", r)
+	}
+	verdict(t, Linearizable{Only: "mt:"}, s.evs, Invalid, "not-linearizable")
+	verdict(t, UniqueClaim{Except: "mt:"}, s.evs, Unknown, "")
 }
 
 func TestDurable(t *testing.T) {

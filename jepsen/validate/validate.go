@@ -22,7 +22,9 @@ const MaxAnomalies = 100
 
 // Anomaly is one violation with the events (history indexes) that show it.
 type Anomaly struct {
-	Kind   string  `json:"kind"`
+	Kind string `json:"kind"`
+	// Key is the register key the anomaly is about, when it is about one.
+	Key    string  `json:"key,omitempty"`
 	Text   string  `json:"text"`
 	Events []int64 `json:"events"`
 }
@@ -51,6 +53,11 @@ func newResult(name string) *result {
 }
 
 func (r *result) add(kind string, evs []int64, format string, args ...any) {
+	r.addKey(kind, "", evs, format, args...)
+}
+
+// addKey is add for an anomaly about one key.
+func (r *result) addKey(kind, key string, evs []int64, format string, args ...any) {
 	r.Verdict = Invalid
 	r.Stats["anomaly:"+kind]++
 	if len(r.Anomalies) >= MaxAnomalies {
@@ -58,7 +65,7 @@ func (r *result) add(kind string, evs []int64, format string, args ...any) {
 		return
 	}
 	sort.Slice(evs, func(i, j int) bool { return evs[i] < evs[j] })
-	r.Anomalies = append(r.Anomalies, Anomaly{Kind: kind, Text: fmt.Sprintf(format, args...), Events: evs})
+	r.Anomalies = append(r.Anomalies, Anomaly{Kind: kind, Key: key, Text: fmt.Sprintf(format, args...), Events: evs})
 }
 
 func (r *result) unknown(note string) Result {

@@ -16,7 +16,7 @@ import (
 // Messages: Users users with Devices devices each (device d of user u talks to node (u+d) mod nodes, so a
 // user's devices sit on different nodes). One client per device loops: send a unique text to a random other
 // user (60%), or read a random dialog (40%). Final reads: every dialog of every user through device 0.
-// Checked by messages-set, dialog-order, read-your-writes (and pts once the driver records updates).
+// Checked by messages-set, dialog-order, read-your-writes, and pts when the driver records updates (Pts).
 type Messages struct {
 	M       *client.Messages
 	Users   int // default 4
@@ -24,6 +24,13 @@ type Messages struct {
 	Procs   *atomic.Int64
 	Seed    uint64
 	Pace    time.Duration // default 10 ms
+	// Background, if set, runs beside the clients until the run ends (the MTProto driver's pts upkeep:
+	// getDifference on gaps, devices going offline and coming back).
+	Background func(ctx context.Context) error
+	// Settle, if set, runs before the final reads (every device online and caught up).
+	Settle func(ctx context.Context) error
+	// Pts adds the pts checker (the driver records updates).
+	Pts bool
 
 	seq atomic.Int64
 }
@@ -48,7 +55,11 @@ func (w *Messages) Name() string { return "messages" }
 
 // Checkers of the messenger's promises.
 func (w *Messages) Checkers() []validate.Checker {
-	return []validate.Checker{validate.MessageSet{}, validate.DialogOrder{}, validate.ReadYourWrites{}}
+	cs := []validate.Checker{validate.MessageSet{}, validate.DialogOrder{}, validate.ReadYourWrites{}}
+	if w.Pts {
+		cs = append(cs, validate.Pts{})
+	}
+	return cs
 }
 
 func user(i int) int64 { return int64(i + 1) }
@@ -57,6 +68,14 @@ func user(i int) int64 { return int64(i + 1) }
 func (w *Messages) Run(ctx context.Context) error {
 	w.setDefaults()
 	var wg sync.WaitGroup
+	var bgErr error
+	if w.Background != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bgErr = w.Background(ctx)
+		}()
+	}
 	for u := 0; u < w.Users; u++ {
 		for d := 0; d < w.Devices; d++ {
 			wg.Add(1)
@@ -76,21 +95,30 @@ func (w *Messages) Run(ctx context.Context) error {
 					} else {
 						e = w.M.Read(ctx, proc, user(u), user(peer), d, false)
 					}
-					if e.Type == history.Info {
+					pause := w.Pace
+					switch e.Type {
+					case history.Info:
 						proc = int(w.Procs.Add(1))
+					case history.Fail:
+						pause = 10 * w.Pace // the node is down or cut: do not spin on it
 					}
-					sleep(ctx, w.Pace)
+					sleep(ctx, pause)
 				}
 			}()
 		}
 	}
 	wg.Wait()
-	return nil
+	return bgErr
 }
 
 // Final reads every dialog of every user, retrying until each read succeeds.
 func (w *Messages) Final(ctx context.Context) error {
 	w.setDefaults()
+	if w.Settle != nil {
+		if err := w.Settle(ctx); err != nil {
+			return fmt.Errorf("settle: %w", err)
+		}
+	}
 	proc := int(w.Procs.Add(1))
 	for u := 0; u < w.Users; u++ {
 		for v := 0; v < w.Users; v++ {
