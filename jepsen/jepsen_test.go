@@ -87,9 +87,7 @@ func TestJepsenShort(t *testing.T) {
 // knownBugs are the anomalies ("<checker> <kind>") of open bugs in the README's table: the short form logs them
 // without failing, so `make test` keeps guarding everything else. The runner still reports them as invalid.
 // Remove an entry once its bug is fixed.
-var knownBugs = map[string]string{
-	stuckClaim: "bug 1: a username claim cut half way stays taken by nobody",
-}
+var knownBugs = map[string]string{}
 
 const stuckClaim = "unique-claim/username stuck-claim"
 

@@ -2,6 +2,7 @@ package account
 
 import (
 	"bytes"
+	"errors"
 	"sort"
 
 	"github.com/raftgram/raftgram/fsm"
@@ -450,6 +451,12 @@ func nameSet(tx *fsm.Tx, o *NameSet) ([]byte, error) {
 			want = "\x00"
 		}
 		if u.PendingName != want || u.PendNonce != o.Nonce {
+			if u.Username == o.Name && u.NameNonce == o.Nonce {
+				// Already confirmed by another NameSet of the same attempt (the owner's own, or another
+				// client's roll-forward of it): done, nothing older to release.
+				old = NameRef{}
+				return errAlreadySet
+			}
 			return rejected(CodeNameRace, "")
 		}
 		old = NameRef{Name: u.Username, Nonce: u.NameNonce}
@@ -457,11 +464,17 @@ func nameSet(tx *fsm.Tx, o *NameSet) ([]byte, error) {
 		u.PendingName, u.PendNonce = "", 0
 		return nil
 	})
+	if errors.Is(err, errAlreadySet) {
+		return NameRef{}.encode(), nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	return old.encode(), nil
 }
+
+// errAlreadySet ends an updateUser callback without writing: the attempt was already confirmed.
+var errAlreadySet = errors.New("account: username already set by this attempt")
 
 func nameRelease(tx *fsm.Tx, o *NameRelease) error {
 	v, ok, err := tx.Get(nameKey(o.Name))

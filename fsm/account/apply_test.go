@@ -169,3 +169,31 @@ func TestUsernameProtocol(t *testing.T) {
 		t.Fatalf("alice -> %d", id)
 	}
 }
+
+// TestNameSetRollForwardIsIdempotent: an attempt cut after its claim is confirmed by someone else's NameSet (the
+// roll-forward of node/handler/users settleClaim); the owner's own late NameSet then succeeds without reporting
+// an old name to release, and the claim query names the owner and the attempt's nonce.
+func TestNameSetRollForwardIsIdempotent(t *testing.T) {
+	s := openShard(t, 1, 0)
+	s.outcome(0, SendCode{Phone: "5", Hash: "h", Code: "1", TTL: ttl, MaxSends: 10, Window: 600_000})
+	s.outcome(0, SignIn{Phone: "5", Hash: "h", Code: "1", MaxAttempts: 3, Lockout: 60_000})
+	a := s.outcome(0, SignUp{Phone: "5", Hash: "h", FirstName: "x"}).UserID
+	s.apply(1, NamePending{UserID: a, Name: "Bob", Nonce: 7})
+	s.apply(1, NameClaim{Name: "bob", UserID: a, Nonce: 7})
+	uid, nonce, err := DecodeNameClaim(s.query(QNameClaim, []byte("bob")))
+	if err != nil || uid != a || nonce != 7 {
+		t.Fatalf("claim = %d %d %v", uid, nonce, err)
+	}
+	for i := 0; i < 2; i++ { // the roll-forward, then the owner's own late confirmation
+		r := s.apply(2, NameSet{UserID: a, Name: "Bob", Nonce: 7})
+		if r.Err != nil {
+			t.Fatalf("NameSet %d: %v", i, r.Err)
+		}
+		if old, _ := DecodeNameRef(r.Value); old.Name != "" {
+			t.Fatalf("NameSet %d reports old name %+v", i, old)
+		}
+	}
+	if uid, nonce, _ := DecodeNameClaim(s.query(QNameClaim, []byte("nobody"))); uid != 0 || nonce != 0 {
+		t.Fatalf("free name claimed by %d", uid)
+	}
+}

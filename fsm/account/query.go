@@ -18,6 +18,8 @@ const (
 	QSearch   uint16 = 7 // SearchQuery -> uids
 	QRev      uint16 = 8 // uid -> owners who have uid as a contact
 	QBlocked  uint16 = 9 // owner -> blocked ids and dates
+	// QNameClaim: lower-case username -> the claim's (uid, nonce), (0, 0) if free.
+	QNameClaim uint16 = 10
 )
 
 // QueryFunc is the shape of node.QueryFunc.
@@ -27,7 +29,7 @@ type QueryFunc func(r fsm.Reader, payload []byte) ([]byte, error)
 func Queries() map[uint16]QueryFunc {
 	return map[uint16]QueryFunc{
 		QUsers: queryUsers, QPhones: queryPhones, QName: queryName, QContacts: queryContacts, QAuths: queryAuths,
-		QCodes: queryCodes, QSearch: querySearch, QRev: queryRev, QBlocked: queryBlocked,
+		QCodes: queryCodes, QSearch: querySearch, QRev: queryRev, QBlocked: queryBlocked, QNameClaim: queryNameClaim,
 	}
 }
 
@@ -202,6 +204,25 @@ func queryName(r fsm.Reader, p []byte) ([]byte, error) {
 		return nil, err
 	}
 	return enc(nil).i64(c.UserID), nil
+}
+
+func queryNameClaim(r fsm.Reader, p []byte) ([]byte, error) {
+	v, ok, err := r.Get(nameKey(string(p)))
+	if err != nil || !ok {
+		return enc(nil).i64(0).i64(0), err
+	}
+	c, err := decodeClaim(v)
+	if err != nil {
+		return nil, err
+	}
+	return enc(nil).i64(c.UserID).i64(c.Nonce), nil
+}
+
+// DecodeNameClaim decodes QNameClaim's answer: the owner and the nonce of its attempt (0, 0: free).
+func DecodeNameClaim(b []byte) (uid, nonce int64, err error) {
+	d := &dec{b: b}
+	uid, nonce = d.i64(), d.i64()
+	return uid, nonce, d.end()
 }
 
 // DecodeID decodes a single id (QName's answer).

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
+	"github.com/raftgram/raftgram/fsm"
 	"github.com/raftgram/raftgram/fsm/account"
 	"github.com/raftgram/raftgram/node/handler/auth"
 	"github.com/raftgram/raftgram/tl/api"
@@ -348,4 +350,64 @@ func crossShard(ctx context.Context, t *testing.T, e *env, a, b, c *tg.Client, u
 	if l, ok := cs.(*tg.ContactsContacts); err != nil || !ok || len(l.Contacts) != 1 || l.Contacts[0].UserID != ub.ID {
 		t.Errorf("after delete: %+v %v", cs, err)
 	}
+}
+
+// TestCutUsernameClaimSettles (Jepsen bug 1): an updateUsername cut between its claim (name's shard) and its
+// confirmation (user's shard) is rolled forward by the next reader or claimant — the name belongs to the user
+// whose claim applied, as resolveUsername and every other claimant then agree — and a claim whose attempt was
+// superseded by the owner's next attempt is freed for others.
+func TestCutUsernameClaimSettles(t *testing.T) {
+	e := startEnv(t, 3, auth.Limits{}, nil)
+	phones := phonesOnShards(3, 400)
+	ca, cb := e.client("A"), e.client("B")
+	e.run(ca, func(ctx context.Context, a *tg.Client) error {
+		ua, err := e.login(ctx, ca, phones[0], "Ann", 0)
+		if err != nil {
+			return err
+		}
+		e.run(cb, func(ctx context.Context, b *tg.Client) error {
+			if _, err := e.login(ctx, cb, phones[1], "Bob", 0); err != nil {
+				return err
+			}
+			st := e.store()
+			n := st.Shards()
+			cut := func(uid int64, name string, nonce int64) {
+				t.Helper()
+				lower := strings.ToLower(name)
+				if _, err := st.Propose(ctx, st.UserShard(uid), account.NamePending{UserID: uid, Name: name, Nonce: nonce}, fsm.RequestID{}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := st.Propose(ctx, account.NameShard(lower, n), account.NameClaim{Name: lower, UserID: uid, Nonce: nonce}, fsm.RequestID{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// 1. A's attempt is cut after its claim: B is refused, and the name resolves to A.
+			cut(ua.ID, "AnnCut", 11)
+			if _, err := b.AccountUpdateUsername(ctx, "anncut"); !tg.IsUsernameOccupied(err) {
+				t.Fatalf("claim of a cut-but-claimed name: %v, want USERNAME_OCCUPIED", err)
+			}
+			res, err := b.ContactsResolveUsername(ctx, &tg.ContactsResolveUsernameRequest{Username: "anncut"})
+			if err != nil || len(res.Users) != 1 || res.Users[0].GetID() != ua.ID {
+				t.Fatalf("resolve after roll-forward: %+v %v", res, err)
+			}
+			if u, ok, err := st.User(ctx, ua.ID); err != nil || !ok || u.Username != "AnnCut" {
+				t.Fatalf("A's record after roll-forward: %+v %v %v", u, ok, err)
+			}
+			// 2. A's next attempt starts (its pending slot now names another name) and is cut before it could
+			// free the old claim... of a name A does not hold: make a fresh cut claim, then supersede it.
+			cut(ua.ID, "AnnOld", 12)
+			if _, err := st.Propose(ctx, st.UserShard(ua.ID), account.NamePending{UserID: ua.ID, Name: "AnnNew", Nonce: 13}, fsm.RequestID{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.AccountUpdateUsername(ctx, "AnnOld"); err != nil {
+				t.Fatalf("claim of a dead attempt's name: %v, want success", err)
+			}
+			res, err = a.ContactsResolveUsername(ctx, &tg.ContactsResolveUsernameRequest{Username: "annold"})
+			if err != nil || len(res.Users) != 1 || res.Users[0].GetID() == ua.ID {
+				t.Fatalf("annold resolves to %+v %v, want B", res, err)
+			}
+			return nil
+		})
+		return nil
+	})
 }

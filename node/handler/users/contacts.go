@@ -34,19 +34,12 @@ func (h *Handlers) resolveUsername(ctx context.Context, c *handler.Call, req *ap
 	if !ValidUsername(name) {
 		return nil, handler.BadRequest("USERNAME_INVALID")
 	}
-	uid, err := h.store.NameUser(ctx, name)
+	// The claim decides (settleClaim finishes an attempt cut before its confirmation, or frees a dead one).
+	uid, err := h.settleClaim(ctx, toLower(name))
 	if err != nil {
 		return nil, err
 	}
 	if uid == 0 {
-		return nil, errNotOccupied
-	}
-	// A claim whose attempt was never confirmed does not name anyone yet.
-	u, ok, err := h.store.User(ctx, uid)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || toLower(u.Username) != toLower(name) {
 		return nil, errNotOccupied
 	}
 	return h.resolved(ctx, c.UserID, uid)

@@ -256,10 +256,25 @@ func (h *Handlers) setUsername(ctx context.Context, uid int64, name string) erro
 	}
 	if name != "" {
 		lower := toLower(name)
-		_, err := h.store.Propose(ctx, account.NameShard(lower, n), account.NameClaim{Name: lower, UserID: uid,
-			Nonce: nonce}, zeroID)
+		claim := func() error {
+			_, err := h.store.Propose(ctx, account.NameShard(lower, n), account.NameClaim{Name: lower, UserID: uid,
+				Nonce: nonce}, zeroID)
+			return err
+		}
+		err := claim()
 		if Code(err) == account.CodeUsernameOccupied {
-			return handler.ErrUsernameTaken
+			// The owner's attempt may have been cut before its confirmation: finish it or free it, then
+			// claim again if it was freed.
+			owner, ferr := h.settleClaim(ctx, lower)
+			if ferr != nil {
+				return h.mapErr(ferr)
+			}
+			if owner != 0 {
+				return handler.ErrUsernameTaken
+			}
+			if err = claim(); Code(err) == account.CodeUsernameOccupied {
+				return handler.ErrUsernameTaken
+			}
 		}
 		if err != nil {
 			return h.mapErr(err)
@@ -277,6 +292,46 @@ func (h *Handlers) setUsername(ctx context.Context, uid int64, name string) erro
 		h.release(ctx, uid, old)
 	}
 	return nil
+}
+
+// settleClaim makes a username's claim final and returns its owner (0: the name is free). The claim in the name's
+// shard is what decides ownership, from the moment NameClaim applied: an attempt cut between its claim and its
+// confirmation (the node serving it died) is rolled forward here — its NameSet is applied on the owner's behalf,
+// as if the owner's request had completed, which it may have been (it was never answered) — unless the owner
+// has moved on to another attempt, in which case the claim is dead and is released. Never rolling back a live
+// claim keeps concurrent claims of one name to exactly one winner, and readers (resolveUsername) that settle
+// first see the same owner as claimers: the name's history stays linearizable.
+func (h *Handlers) settleClaim(ctx context.Context, lower string) (int64, error) {
+	owner, nonce, err := h.store.NameClaim(ctx, lower)
+	if err != nil || owner == 0 {
+		return 0, err
+	}
+	u, ok, err := h.store.User(ctx, owner)
+	if err != nil {
+		return 0, err
+	}
+	if ok && toLower(u.Username) == lower && u.NameNonce == nonce {
+		return owner, nil // confirmed
+	}
+	// The user record holds the original spelling; the pending slot has it too, the claim only lower case.
+	name := lower
+	if ok && toLower(u.PendingName) == lower {
+		name = u.PendingName
+	}
+	v, err := h.store.Propose(ctx, h.store.UserShard(owner), account.NameSet{UserID: owner, Name: name, Nonce: nonce}, zeroID)
+	switch {
+	case err == nil:
+		if old, derr := account.DecodeNameRef(v); derr == nil && old.Name != "" {
+			h.release(ctx, owner, old)
+		}
+		return owner, nil
+	case Code(err) == account.CodeNameRace || Code(err) == account.CodeUserNotFound:
+		// The attempt can never be confirmed: the owner started another one (or there is no such user).
+		h.release(ctx, owner, account.NameRef{Name: lower, Nonce: nonce})
+		return 0, nil
+	default:
+		return 0, err
+	}
 }
 
 func (h *Handlers) release(ctx context.Context, uid int64, ref account.NameRef) {

@@ -125,6 +125,16 @@ func (s *Store) NameUser(ctx context.Context, name string) (int64, error) {
 	return account.DecodeID(v)
 }
 
+// NameClaim reads a username's claim: its owner and the nonce of the owner's attempt (0, 0: free).
+func (s *Store) NameClaim(ctx context.Context, name string) (uid, nonce int64, err error) {
+	lower := toLower(name)
+	v, err := s.Query(ctx, account.NameShard(lower, s.c.Shards()), account.QNameClaim, []byte(lower))
+	if err != nil {
+		return 0, 0, err
+	}
+	return account.DecodeNameClaim(v)
+}
+
 // Contacts lists a user's contacts.
 func (s *Store) Contacts(ctx context.Context, owner int64) ([]account.Contact, error) {
 	v, err := s.Query(ctx, s.UserShard(owner), account.QContacts, account.EncodeID(owner))
