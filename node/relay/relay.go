@@ -150,6 +150,13 @@ func (r *Relay) Offer(src uint32, items []box.Pending) {
 	}
 }
 
+// pendingOffers reports whether items were offered for src and not taken yet.
+func (r *Relay) pendingOffers(src uint32) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.offers[src] != nil
+}
+
 // take returns and forgets what was offered for src.
 func (r *Relay) take(src uint32) (map[uint32][]box.Item, bool) {
 	r.mu.Lock()
@@ -355,8 +362,11 @@ func (r *Relay) work(ctx context.Context, src uint32, kick chan struct{}) {
 				continue
 			}
 			inflight[f.dst]--
-			query = true
+			// A batch taken whole needs no outbox read: what was committed since arrives as offers (fast), and
+			// fast asks for a query itself when it cannot continue at the cursor. Reading the outbox after every
+			// batch cost a read-index round (VerifyLeader) per batch on the hot path.
 			if !f.ok {
+				query = true
 				failures++
 				notUntil = time.Now().Add(r.o.Poll * time.Duration(min(failures, 20)))
 				sent[f.dst] = acked[f.dst]
@@ -367,6 +377,10 @@ func (r *Relay) work(ctx context.Context, src uint32, kick chan struct{}) {
 			if f.wm < f.last {
 				log.Debug("relay: batch refused in part (resending)", "dst", f.dst, "watermark", f.wm, "last", f.last)
 				sent[f.dst] = acked[f.dst]
+				query = true
+			}
+			if r.pendingOffers(src) {
+				fast() // offers that arrived while the pipeline was full
 			}
 		}
 	}
