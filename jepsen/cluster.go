@@ -17,3 +17,7 @@ func (t tcCluster) Pause(i int) error                        { return t.c.Pause(
 func (t tcCluster) Resume(i int) error                       { return t.c.Resume(i) }
 func (t tcCluster) Wipe(i int) error                         { return t.c.Wipe(i) }
 func (t tcCluster) Leader(ctx context.Context, g uint32) int { return t.c.Leader(ctx, g) }
+func (t tcCluster) RestartWith(i int, args ...string) error  { return t.c.RestartWith(i, args...) }
+func (t tcCluster) Transfer(ctx context.Context, i int, g uint32) error {
+	return t.c.TransferLeadership(ctx, i, g)
+}

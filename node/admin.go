@@ -51,6 +51,7 @@ func (n *Node) startAdmin() error {
 	}
 	if n.cfg.DebugAPI {
 		mux.HandleFunc("/debug/kv", n.debugKV)
+		mux.HandleFunc("/debug/transfer", n.debugTransfer)
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -145,4 +146,34 @@ func (n *Node) debugKV(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, "GET or PUT", http.StatusMethodNotAllowed)
 	}
+}
+
+// debugTransfer (POST /debug/transfer?group=G, --debug-api only) asks this node, if it leads group G (a shard
+// number, or "meta"), to hand leadership to another voter: the Jepsen harness's leadership-transfer storm.
+// 409 when this node does not lead G.
+func (n *Node) debugTransfer(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	gs := r.URL.Query().Get("group")
+	g := shard.MetaGroup
+	if gs != "meta" {
+		x, err := strconv.ParseUint(gs, 10, 32)
+		if err != nil || int(x) >= n.Shards() {
+			http.Error(w, "bad group", http.StatusBadRequest)
+			return
+		}
+		g = uint32(x)
+	}
+	grp := n.shards.Group(g)
+	if grp == nil || !n.shards.IsLeader(g) {
+		http.Error(w, "not the leader of this group", http.StatusConflict)
+		return
+	}
+	if err := grp.Raft().LeadershipTransfer().Error(); err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	writeJSON(w, map[string]any{"group": gs, "transferred": true})
 }

@@ -28,7 +28,7 @@ func newNode(cfg node.Config, o apiOptions, log *slog.Logger) (*node.Node, *mess
 		return nil, nil, err
 	}
 	m, err := messenger.New(n, messenger.Options{ClientAddr: o.client, DevCode: o.devCode,
-		CodeCommand: o.codeCommand, Log: log}, domains...)
+		CodeCommand: o.codeCommand, Log: log, Clock: cfg.Clock}, domains...)
 	if err != nil {
 		return nil, nil, err
 	}

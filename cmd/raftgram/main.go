@@ -196,6 +196,7 @@ type serveFlags struct {
 	inflight                      *int
 	client                        *string
 	devCode, codeCommand          *string
+	clockOffset                   *time.Duration
 }
 
 func (sf serveFlags) raftConfig(g uint32, c *raft.Config) {
@@ -229,6 +230,8 @@ func addServeFlags(c *common) serveFlags {
 		client: c.fs.String("client", "", "MTProto client address, e.g. 0.0.0.0:443 (every TCP transport, WebSocket at /apiws); "+
 			"empty: this node runs no gateway"),
 		devCode: c.fs.String("dev-code", "", "DEVELOPMENT ONLY: accept this login code for every phone number"),
+		clockOffset: c.fs.Duration("debug-clock-offset", 0, "TESTING ONLY: shift every time this node stamps "+
+			"(commands, message dates, code expiry) by this much (the Jepsen clock nemesis)"),
 		codeCommand: c.fs.String("code-command", "", "program run for every login code with the phone and the code as "+
 			"its two arguments (e.g. an in-house SMS gateway); split on spaces"),
 	}
@@ -270,9 +273,14 @@ func serve(c *common, sf serveFlags) error {
 	if err != nil {
 		return err
 	}
-	n, m, err := newNode(node.Config{DataDir: *sf.dir, Listen: *sf.listen, Advertise: *sf.advertise,
+	cfg := node.Config{DataDir: *sf.dir, Listen: *sf.listen, Advertise: *sf.advertise,
 		Admin: *sf.admin, DebugAPI: *sf.debugAPI, Logger: log, RaftConfig: sf.raftConfig, BalanceInterval: *sf.balance,
-		BatchInflight: *sf.inflight}, apiOptions{client: *sf.client, devCode: *sf.devCode,
+		BatchInflight: *sf.inflight}
+	if off := *sf.clockOffset; off != 0 {
+		log.Warn("clock offset in effect (testing only)", "offset", off)
+		cfg.Clock = func() time.Time { return time.Now().Add(off) }
+	}
+	n, m, err := newNode(cfg, apiOptions{client: *sf.client, devCode: *sf.devCode,
 		codeCommand: strings.Fields(*sf.codeCommand)}, log)
 	if err != nil {
 		return err

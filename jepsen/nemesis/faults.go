@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // Cluster is what faults need from the process harness (node/testcluster through an adapter in the runner).
@@ -20,6 +22,10 @@ type Cluster interface {
 	Wipe(i int) error
 	// Leader is the index of the node leading group g, or -1.
 	Leader(ctx context.Context, g uint32) int
+	// RestartWith restarts a stopped node with extra serve flags for that run.
+	RestartWith(i int, args ...string) error
+	// Transfer asks node i, the leader of group g, to hand the leadership to another voter.
+	Transfer(ctx context.Context, i int, g uint32) error
 }
 
 // Env is what a fault acts on.
@@ -43,20 +49,14 @@ type Fault interface {
 
 // Names of the faults, for -nemesis. "mixed" is Mixed.
 var (
-	Mixed = []string{"partition-one", "partition-leader", "partition-bridge", "kill", "kill-leader", "pause"}
-	All   = []string{"partition-one", "partition-leader", "partition-halves", "partition-bridge", "clients", "kill",
-		"kill-leader", "pause", "wipe"}
+	Mixed = []string{"partition-one", "partition-leader", "partition-bridge", "kill", "kill-leader", "pause",
+		"transfer-storm", "clock"}
+	All = []string{"partition-one", "partition-leader", "partition-halves", "partition-bridge", "clients", "kill",
+		"kill-leader", "pause", "wipe", "transfer-storm", "clock"}
 )
 
 // Unsupported names faults that need server support that does not exist yet, with what it would take.
-var Unsupported = map[string]string{
-	"transfer-storm": "needs an admin endpoint or CLI to move a shard's leadership (e.g. POST /debug/transfer?" +
-		"group=G&to=NODE on the admin HTTP, calling raft LeadershipTransferToServer); the runner would call it on " +
-		"random groups every few hundred ms",
-	"clock": "needs a test-only clock offset in the server (e.g. serve --debug-clock-offset=DUR, or a SIGUSR1-" +
-		"adjustable offset behind --debug-api) applied to every time the proposer stamps (message dates, " +
-		"lease/TTL decisions); per-process OS clocks cannot be changed here",
-}
+var Unsupported = map[string]string{}
 
 // ByName resolves fault names ("mixed" expands to Mixed).
 func ByName(names []string) ([]Fault, error) {
@@ -86,6 +86,10 @@ func ByName(names []string) ([]Fault, error) {
 			out = append(out, proc{n, false})
 		case "wipe":
 			out = append(out, proc{n, false})
+		case "transfer-storm":
+			out = append(out, transferStorm{})
+		case "clock":
+			out = append(out, clockSkew{})
 		default:
 			if why, ok := Unsupported[n]; ok {
 				return nil, fmt.Errorf("nemesis %q is not available: %s", n, why)
@@ -273,4 +277,83 @@ func (p proc) Start(ctx context.Context, env *Env) (string, Heal, error) {
 		}
 		return "kill -9 " + desc, restart, nil
 	}
+}
+
+// transferStorm moves the leadership of random groups (shards and the meta group) every 150-450 ms while it
+// holds: elections without any process or network failure (POST /debug/transfer on the current leader).
+type transferStorm struct{}
+
+func (transferStorm) Name() string { return "transfer-storm" }
+
+func (transferStorm) Start(ctx context.Context, env *Env) (string, Heal, error) {
+	sctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	rnd := rand.New(rand.NewPCG(env.Rand.Uint64(), env.Rand.Uint64()))
+	var moved atomic.Int64
+	transfer := func(ctx context.Context) {
+		g := uint32(rnd.IntN(max(env.Shards, 1)))
+		if l := env.Cluster.Leader(ctx, g); l >= 0 {
+			tctx, tcancel := context.WithTimeout(ctx, 3*time.Second)
+			if err := env.Cluster.Transfer(tctx, l, g); err == nil {
+				moved.Add(1)
+			}
+			tcancel()
+		}
+	}
+	transfer(ctx) // the first one before Start returns, the rest until healed
+	go func() {
+		defer close(done)
+		for sctx.Err() == nil {
+			select {
+			case <-sctx.Done():
+			case <-time.After(time.Duration(150+rnd.IntN(300)) * time.Millisecond):
+				transfer(sctx)
+			}
+		}
+	}()
+	heal := func(context.Context) error {
+		cancel()
+		<-done
+		env.Log.Info("transfer storm over", "transfers", moved.Load())
+		return nil
+	}
+	return "leadership transfers of random shards every 150-450 ms", heal, nil
+}
+
+// clockSkew restarts one node with its clock shifted by ±(5..60) s (serve --debug-clock-offset, applied to
+// every time the node stamps: commands, message dates, code expiry); heal restarts it with the true clock.
+type clockSkew struct{}
+
+func (clockSkew) Name() string { return "clock" }
+
+func (clockSkew) Start(ctx context.Context, env *Env) (string, Heal, error) {
+	var running []int
+	for i := 0; i < env.Cluster.Size(); i++ {
+		if env.Cluster.Running(i) {
+			running = append(running, i)
+		}
+	}
+	if len(running) == 0 {
+		return "", nil, fmt.Errorf("clock: no node running")
+	}
+	x := running[env.Rand.IntN(len(running))]
+	off := time.Duration(5+env.Rand.IntN(56)) * time.Second
+	if env.Rand.IntN(2) == 0 {
+		off = -off
+	}
+	if err := env.Cluster.Kill(x); err != nil {
+		return "", nil, err
+	}
+	if err := env.Cluster.RestartWith(x, "--debug-clock-offset="+off.String()); err != nil {
+		return "", func(context.Context) error { return env.Cluster.Restart(x) }, err
+	}
+	heal := func(context.Context) error {
+		if env.Cluster.Running(x) {
+			if err := env.Cluster.Kill(x); err != nil {
+				return err
+			}
+		}
+		return env.Cluster.Restart(x)
+	}
+	return fmt.Sprintf("n%d restarted with its clock %+v off", x+1, off), heal, nil
 }

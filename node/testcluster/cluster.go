@@ -275,8 +275,33 @@ func (n *Node) sendSignal(sig syscall.Signal) error {
 
 // Restart starts node i again from its data dir (it must be stopped).
 func (c *Cluster) Restart(i int) error {
+	return c.RestartWith(i)
+}
+
+// RestartWith is Restart with extra serve flags for this run only (e.g. "--debug-clock-offset=30s").
+func (c *Cluster) RestartWith(i int, args ...string) error {
 	n := c.Nodes[i]
-	return n.start("serve", "--data-dir", n.Dir)
+	return n.start(append([]string{"serve", "--data-dir", n.Dir}, args...)...)
+}
+
+// TransferLeadership asks node i, if it leads group g, to hand the leadership to another voter
+// (POST /debug/transfer); it fails when node i does not lead g.
+func (c *Cluster) TransferLeadership(ctx context.Context, i int, g uint32) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		fmt.Sprintf("http://%s/debug/transfer?group=%d", c.Nodes[i].Admin, g), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("transfer group %d on %s: %s: %s", g, c.Nodes[i].ID, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
 }
 
 // Wipe deletes node i's Raft and state data (it must be stopped), keeping its identity (node.json, TLS): on
