@@ -2,6 +2,9 @@ package handler
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
 
 	"github.com/raftgram/raftgram/tl"
 	"github.com/raftgram/raftgram/tl/api"
@@ -56,4 +59,17 @@ type Services struct {
 	Sessions        Sessions
 	// Edge is this node's gateway, nil on a node that serves no clients (or before its gateway started).
 	Edge func() Edge
+}
+
+// RandomID reads a random positive int64 from r (nonces, ids the proposer stamps into a command).
+func RandomID(r io.Reader) (int64, error) {
+	var b [8]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return 0, fmt.Errorf("random id: %w", err)
+		}
+		if v := int64(binary.BigEndian.Uint64(b[:]) >> 1); v != 0 {
+			return v, nil
+		}
+	}
 }

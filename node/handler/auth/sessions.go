@@ -42,17 +42,7 @@ func (s *Sessions) SignIn(ctx context.Context, permKeyID, userID int64) error {
 	return s.signIn(ctx, permKeyID, userID, nil)
 }
 
-func (s *Sessions) randInt63() (int64, error) {
-	var b [8]byte
-	for {
-		if _, err := io.ReadFull(s.rand, b[:]); err != nil {
-			return 0, fmt.Errorf("sessions: random: %w", err)
-		}
-		if v := int64(binary.BigEndian.Uint64(b[:]) >> 1); v != 0 {
-			return v, nil
-		}
-	}
-}
+func (s *Sessions) randInt63() (int64, error) { return handler.RandomID(s.rand) }
 
 func (s *Sessions) signIn(ctx context.Context, perm, uid int64, init *session.InitInfo) error {
 	hash, err := s.randInt63()

@@ -2,7 +2,6 @@ package users
 
 import (
 	"context"
-	"encoding/binary"
 
 	"fmt"
 	"io"
@@ -60,17 +59,7 @@ func (h *Handlers) Register(r *handler.Router) {
 func (h *Handlers) Close() { h.wg.Wait() }
 
 // nonce is a random non-zero int64 (username attempts).
-func (h *Handlers) nonce() (int64, error) {
-	var b [8]byte
-	for {
-		if _, err := io.ReadFull(h.rand, b[:]); err != nil {
-			return 0, fmt.Errorf("users: random: %w", err)
-		}
-		if v := int64(binary.BigEndian.Uint64(b[:]) >> 1); v != 0 {
-			return v, nil
-		}
-	}
-}
+func (h *Handlers) nonce() (int64, error) { return handler.RandomID(h.rand) }
 
 func (h *Handlers) date() int32 { return int32(h.store.Now().Unix()) }
 
