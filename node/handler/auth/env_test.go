@@ -24,9 +24,7 @@ import (
 	"github.com/gotd/td/tg"
 
 	"github.com/raftgram/raftgram/gateway"
-	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
 	"github.com/raftgram/raftgram/node"
-	"github.com/raftgram/raftgram/node/gatehost"
 	"github.com/raftgram/raftgram/node/handler"
 	"github.com/raftgram/raftgram/node/handler/auth"
 	"github.com/raftgram/raftgram/node/handler/users"
@@ -192,29 +190,9 @@ func startMember(t testing.TB, dir, admin string, lim auth.Limits, mod func(*mes
 	if err := m.Check(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	nodetest.Start(t, n)
 	t.Cleanup(func() { n.Close() })
-	for !n.Ready() {
-		if ctx.Err() != nil {
-			t.Fatal("node not ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	path, _, err := gatehost.WritePublicKey(n.DataDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.pub, err = gwcrypto.ParsePublicPEM(pem); err != nil {
-		t.Fatal(err)
-	}
+	e.pub = nodetest.PublicKey(t, n)
 	e.addr = m.Host().Addr()
 	f.mu.Lock()
 	f.addr = e.addr

@@ -18,9 +18,7 @@ import (
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
-	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
 	"github.com/raftgram/raftgram/node"
-	"github.com/raftgram/raftgram/node/gatehost"
 	"github.com/raftgram/raftgram/node/handler"
 	"github.com/raftgram/raftgram/node/handler/help"
 	"github.com/raftgram/raftgram/node/messenger"
@@ -70,30 +68,12 @@ func startNode(t *testing.T) (addr string, pub *rsa.PublicKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nodetest.Start(t, n)
+	t.Cleanup(func() { n.Close() })
+	pub = nodetest.PublicKey(t, n)
+	addr = m.Host().Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
-	for !n.Ready() {
-		if ctx.Err() != nil {
-			t.Fatal("node not ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	path, _, err := gatehost.WritePublicKey(n.DataDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pub, err = gwcrypto.ParsePublicPEM(pem); err != nil {
-		t.Fatal(err)
-	}
-	addr = m.Host().Addr()
 	// The address is published asynchronously; wait so help.getConfig lists it (not only a fallback).
 	for {
 		as, err := n.AllClientAddrs(ctx)
