@@ -32,6 +32,10 @@ func newNode(cfg node.Config, o apiOptions, log *slog.Logger) (*node.Node, *mess
 	if err != nil {
 		return nil, nil, err
 	}
+	// A service no domain provides is a wiring bug: refuse to start rather than fail on the first call.
+	if err := m.Check(); err != nil {
+		return nil, nil, err
+	}
 	return n, m, nil
 }
 
