@@ -35,6 +35,13 @@ type Options struct {
 	ExponentBits int           // DH secret exponent size (default crypto.DefaultExponentBits)
 	PQPrimeBits  int           // size of the primes in resPQ's pq, the client's proof of work (default 31)
 
+	// Presence, if set, is told when a user gets its first signed-in key in this gateway (present) and when
+	// its last one leaves (absent), in the order the gateway's state changed: it is called under the server's
+	// lock and must not block. The function it returns (nil: none) is waited for outside the lock before the
+	// key's next message is served (or the sign-in binding returns), so that other nodes know where to push
+	// the user's updates before the client can miss one (node/push DESIGN.md).
+	Presence func(userID int64, present bool) (wait func())
+
 	Now  func() time.Time // default time.Now
 	Rand io.Reader        // default crypto/rand.Reader; must be safe for concurrent use
 }

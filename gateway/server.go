@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -355,16 +356,21 @@ func (s *Server) cacheKey(ak AuthKey) *session.Key {
 	k.SetPermID(ak.PermID)
 	k.SetUserID(ak.UserID)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if old := s.keys[ak.ID]; old != nil {
+		s.mu.Unlock()
 		return old
 	}
 	s.keys[ak.ID] = k
 	if ak.PermID != 0 {
 		s.addTempLocked(ak.PermID, ak.ID)
 	}
+	var wait func()
 	if ak.UserID != 0 {
-		s.bindLocked(ak.ID, ak.UserID)
+		wait = s.bindLocked(ak.ID, ak.UserID)
+	}
+	s.mu.Unlock()
+	if wait != nil {
+		wait()
 	}
 	return k
 }
@@ -388,21 +394,43 @@ func (s *Server) CloseConnections(reason string) int {
 func (s *Server) forgetKey(id int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if k := s.keys[id]; k != nil {
+		if uid := k.UserID(); uid != 0 {
+			s.unbindLocked(id, uid)
+		}
+		if pid := k.PermID(); pid != 0 {
+			delete(s.temps[pid], id)
+			if len(s.temps[pid]) == 0 {
+				delete(s.temps, pid)
+			}
+		}
+	}
 	delete(s.keys, id)
 }
 
-// sweepKeys drops cached keys that no longer have a session; they are reloaded from the store on next use.
+// sweepKeys drops cached keys that no longer have a session (a permanent key stays while one of its temporary
+// keys has one: pushes reach temporary keys through it); they are reloaded from the store on next use.
 func (s *Server) sweepKeys() {
 	s.mu.Lock()
 	ids := make([]int64, 0, len(s.keys))
+	temps := make(map[int64][]int64, len(s.temps))
 	for id := range s.keys {
 		ids = append(ids, id)
 	}
+	for perm, set := range s.temps {
+		for t := range set {
+			temps[perm] = append(temps[perm], t)
+		}
+	}
 	s.mu.Unlock()
 	for _, id := range ids {
-		if len(s.sess.Sessions(id)) == 0 {
-			s.forgetKey(id)
+		if len(s.sess.Sessions(id)) > 0 {
+			continue
 		}
+		if slices.ContainsFunc(temps[id], func(t int64) bool { return len(s.sess.Sessions(t)) > 0 }) {
+			continue
+		}
+		s.forgetKey(id)
 	}
 }
 
@@ -410,20 +438,24 @@ func (s *Server) sweepKeys() {
 // pushes and its calls carry the user id. This is in-memory state of this node: the backend also persists
 // the binding (AuthKey.UserID in its AuthKeyStore) so that a key loaded again, here or on another node,
 // comes back signed in.
+//
+// Only a key cached here (it has or had a session on this node) is bound: a key loaded later comes with its
+// stored user, and binding keys that never come here would announce presence this node does not have.
 func (s *Server) BindUser(authKeyID, userID int64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var wait func()
 	if k := s.keys[authKeyID]; k != nil {
 		if old := k.UserID(); old != 0 {
-			delete(s.users[old], authKeyID)
-			if len(s.users[old]) == 0 {
-				delete(s.users, old)
-			}
+			s.unbindLocked(authKeyID, old)
 		}
 		k.SetUserID(userID)
+		if userID != 0 {
+			wait = s.bindLocked(authKeyID, userID)
+		}
 	}
-	if userID != 0 {
-		s.bindLocked(authKeyID, userID)
+	s.mu.Unlock()
+	if wait != nil {
+		wait()
 	}
 }
 
@@ -436,13 +468,34 @@ func (s *Server) addTempLocked(perm, temp int64) {
 	set[temp] = struct{}{}
 }
 
-func (s *Server) bindLocked(authKeyID, userID int64) {
+// bindLocked adds a key to the user's set; the user's first key here is announced (Options.Presence) and
+// the returned wait, if any, must be called after s.mu is released.
+func (s *Server) bindLocked(authKeyID, userID int64) (wait func()) {
 	set := s.users[userID]
 	if set == nil {
 		set = make(map[int64]struct{})
 		s.users[userID] = set
+		if s.opts.Presence != nil {
+			wait = s.opts.Presence(userID, true)
+		}
 	}
 	set[authKeyID] = struct{}{}
+	return wait
+}
+
+// unbindLocked removes a key from the user's set; the user's last key here is announced as gone.
+func (s *Server) unbindLocked(authKeyID, userID int64) {
+	set := s.users[userID]
+	if set == nil {
+		return
+	}
+	delete(set, authKeyID)
+	if len(set) == 0 {
+		delete(s.users, userID)
+		if s.opts.Presence != nil {
+			s.opts.Presence(userID, false)
+		}
+	}
 }
 
 // Push sends updates to every live session of the user (sessions without a connection keep it until one

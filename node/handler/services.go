@@ -27,6 +27,12 @@ type Pusher interface {
 	Push(ctx context.Context, userID, exceptSession int64, u api.UpdatesClass)
 }
 
+// PresenceSink is implemented by a Pusher that pushes only to the nodes that hold a user's sessions: this
+// node's gateway reports to it which users have signed-in keys here (gateway.Options.Presence).
+type PresenceSink interface {
+	Presence(userID int64, present bool) (wait func())
+}
+
 // ServiceMessages posts a message from the service account (ServiceUserID) into a user's message box, with its
 // updates pushed to the user's sessions (auth.sentCodeTypeApp delivers login codes this way).
 type ServiceMessages interface {

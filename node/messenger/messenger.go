@@ -87,8 +87,16 @@ func New(n *node.Node, opts Options, builders ...Builder) (*Messenger, error) {
 	}
 	m := &Messenger{n: n, opts: opts, router: handler.NewRouter(opts.Log.With("part", "api")), svc: &handler.Services{}}
 	if opts.ClientAddr != "" {
-		m.host = gatehost.New(gatehost.Options{ClientAddr: opts.ClientAddr, Gateway: opts.Gateway}, m.router,
-			opts.Log)
+		// Read when the gateway starts, after the domains have provided the services.
+		gw := func(o *gateway.Options) {
+			if ps, ok := m.svc.Pusher.(handler.PresenceSink); ok {
+				o.Presence = ps.Presence
+			}
+			if opts.Gateway != nil {
+				opts.Gateway(o)
+			}
+		}
+		m.host = gatehost.New(gatehost.Options{ClientAddr: opts.ClientAddr, Gateway: gw}, m.router, opts.Log)
 	}
 	m.svc.Edge = m.edge
 	deps := Deps{Node: n, Access: access.New(n.DataDir().Secret), Services: m.svc, Options: opts, Log: opts.Log,

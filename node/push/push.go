@@ -37,7 +37,13 @@ type Options struct {
 	Timeout time.Duration
 	// PeersTTL is how long the member list is cached (default 1 s).
 	PeersTTL time.Duration
-	Log      *slog.Logger
+	// PresenceMethod is the internal RPC method HandlePresence serves; 0 disables presence (every push goes
+	// to every peer).
+	PresenceMethod byte
+	// PresenceKeepalive is how often an announcer with nothing new still calls its peer, so that a peer which
+	// restarted (and lost its view) gets a snapshot within seconds (default PresenceKeepalive).
+	PresenceKeepalive time.Duration
+	Log               *slog.Logger
 }
 
 // Pusher implements handler.Pusher.
@@ -56,6 +62,22 @@ type Pusher struct {
 	peersMu sync.Mutex
 	peers   []node.Peer
 	peersAt time.Time
+
+	// Presence (DESIGN.md): this node's log, guarded by pmu.
+	pmu        sync.Mutex
+	started    bool
+	inc        uint64             // this run's incarnation
+	self       string             // this node's address as peers know it
+	here       map[int64]struct{} // users with a signed-in key in this node's gateway
+	log        []presenceEntry    // entries base+1..ver
+	base, ver  uint64             // versions
+	changed    chan struct{}      // closed when the log grows
+	ackedCh    chan struct{}      // closed when an announcer's state changes
+	announcers map[string]*announcer
+
+	// Views of the peers' presence, guarded by vmu.
+	vmu   sync.RWMutex
+	views map[string]*view
 }
 
 var _ handler.Pusher = (*Pusher)(nil)
@@ -74,10 +96,15 @@ func New(o Options) *Pusher {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.PresenceKeepalive <= 0 {
+		o.PresenceKeepalive = PresenceKeepalive
+	}
 	if o.PeersTTL <= 0 {
 		o.PeersTTL = time.Second
 	}
-	return &Pusher{o: o, reg: tl.NewRegistry(api.New), queues: map[string]chan []byte{}}
+	return &Pusher{o: o, reg: tl.NewRegistry(api.New), queues: map[string]chan []byte{},
+		here: map[int64]struct{}{}, changed: make(chan struct{}), ackedCh: make(chan struct{}),
+		announcers: map[string]*announcer{}, views: map[string]*view{}}
 }
 
 // Start lets the Pusher send to other nodes (before Start, and after Close, only local sessions get pushes).
@@ -85,6 +112,21 @@ func (p *Pusher) Start() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if p.o.PresenceMethod == 0 {
+		return
+	}
+	p.pmu.Lock()
+	p.inc, p.started = newIncarnation(), true
+	p.pmu.Unlock()
+	ctx := p.ctx
+	// The announcers exist before Start returns, so an arrival right after it waits for every peer (a peer may
+	// still hold a view of this node's previous run).
+	p.syncAnnouncers(ctx)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.runPresence(ctx)
+	}()
 }
 
 // Close stops the senders; queued pushes are dropped.
@@ -97,6 +139,9 @@ func (p *Pusher) Close() error {
 	p.queues = map[string]chan []byte{}
 	p.mu.Unlock()
 	p.wg.Wait()
+	p.pmu.Lock()
+	p.started, p.announcers = false, map[string]*announcer{}
+	p.pmu.Unlock()
 	return nil
 }
 
@@ -125,7 +170,7 @@ func (p *Pusher) Push(_ context.Context, userID, exceptSession int64, u api.Upda
 	}
 	f := frame(userID, exceptSession, body)
 	for _, peer := range p.peerList() {
-		if peer.Self {
+		if peer.Self || !p.mayHave(peer.Addr, userID) {
 			continue
 		}
 		q := p.queue(peer.Addr)

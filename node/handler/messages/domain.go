@@ -33,6 +33,9 @@ const (
 // RPCPush is the internal RPC method of the Pusher (70..79 belong to this domain).
 const RPCPush byte = 70
 
+// RPCPresence is the internal RPC method by which nodes tell each other which users have sessions where.
+const RPCPresence byte = 71
+
 // Domain is the messages API domain.
 type Domain struct {
 	n      *node.Node
@@ -62,7 +65,8 @@ func New(d messenger.Deps) (messenger.Domain, error) {
 	m.relay = relay.New(relay.Options{Cluster: d.Node, OutboxQuery: QueryOutbox, OnDelivered: m.onDelivered,
 		Log: m.log.With("part", "relay")})
 	m.box = box.New(box.Config{Shards: d.Node.Shards(), OnOutbox: m.relay.Offer})
-	m.pusher = push.New(push.Options{Cluster: d.Node, Method: RPCPush, Log: m.log.With("part", "push"),
+	m.pusher = push.New(push.Options{Cluster: d.Node, Method: RPCPush, PresenceMethod: RPCPresence,
+		Log: m.log.With("part", "push"),
 		Edge: func() handler.Edge {
 			if d.Services.Edge == nil {
 				return nil
@@ -83,7 +87,7 @@ func (m *Domain) Extension() node.Extension {
 			QueryState: q(box.QueryState), QueryDifference: q(box.QueryDifference), QueryHistory: q(box.QueryHistory),
 			QueryMessages: q(box.QueryMessages), QueryDialogs: q(box.QueryDialogs), QueryOutbox: q(box.QueryOutbox),
 		},
-		RPC: map[byte]rpc.HandlerFunc{RPCPush: m.pusher.Handle},
+		RPC: map[byte]rpc.HandlerFunc{RPCPush: m.pusher.Handle, RPCPresence: m.pusher.HandlePresence},
 	}
 }
 
