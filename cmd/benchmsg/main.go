@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ type config struct {
 	dir      string
 	workers  int
 	shards   int
+	procs    int
 }
 
 func main() {
@@ -49,6 +51,8 @@ func main() {
 	flag.StringVar(&cfg.dir, "dir", "", "parent directory of the started cluster's data (default: a temporary one, removed after)")
 	flag.IntVar(&cfg.workers, "signup-workers", 8, "clients signing up at once")
 	flag.IntVar(&cfg.shards, "shards", 3, "the cluster's number of shards (to tell same-shard from cross-shard pairs)")
+	flag.IntVar(&cfg.procs, "node-procs", max(1, runtime.NumCPU()/3), "GOMAXPROCS of each started node: "+
+		"three nodes share this machine, each gets its share of the cores (0: Go's default, all cores each)")
 	flag.Parse()
 	for _, p := range strings.Split(*pairs, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
@@ -103,8 +107,12 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 			return ctx.Err()
 		}
 	}
-	fmt.Fprintf(out, "raftgram messaging over MTProto: %d nodes, loopback, fsync on; each sender one sendMessage in flight; %v per run\n",
-		len(addrs), cfg.duration)
+	procs := "GOMAXPROCS default"
+	if len(cfg.connect) == 0 && cfg.procs > 0 {
+		procs = fmt.Sprintf("GOMAXPROCS=%d per node", cfg.procs)
+	}
+	fmt.Fprintf(out, "raftgram messaging over MTProto: %d nodes, loopback, fsync on, %s; each sender one sendMessage in flight; %v per run\n",
+		len(addrs), procs, cfg.duration)
 	printTable(out, results)
 	return nil
 }
@@ -129,7 +137,11 @@ func cluster(ctx context.Context, cfg config, log *slog.Logger) ([]string, *rsa.
 	log.Info("starting a 3-node cluster (building raftgram)", "dir", dir)
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	c, err := testcluster.Start(sctx, testcluster.Options{Client: true, DevCode: cfg.code, Shards: 3, Dir: dir})
+	var env []string
+	if cfg.procs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(cfg.procs))
+	}
+	c, err := testcluster.Start(sctx, testcluster.Options{Client: true, DevCode: cfg.code, Shards: 3, Dir: dir, Env: env})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("start cluster (logs in %s): %w", dir, err)
 	}

@@ -61,6 +61,8 @@ type Options struct {
 	Client bool
 	// DevCode makes every node accept this login code for every phone (`--dev-code`; messenger tests).
 	DevCode string
+	// Env is added to every node's environment (e.g. "GOMAXPROCS=1" when the nodes share a small machine).
+	Env []string
 }
 
 // Node is one raftgram process.
@@ -204,6 +206,9 @@ func (n *Node) start(args ...string) error {
 	args = append(args, n.c.opts.ServeArgs...)
 	cmd := exec.Command(n.c.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if len(n.c.opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), n.c.opts.Env...)
+	}
 	fmt.Fprintf(logf, "=== %s %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
 	if err := cmd.Start(); err != nil {
 		logf.Close()
