@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -21,12 +20,6 @@ const DedupWindow = 5 * time.Minute
 // backlog cannot grow without bound, and no single apply does unbounded work.
 const dedupGCPerCommand = 8
 
-// Values of ShardFSM.expiryFloor besides a proposer time.
-const (
-	floorUnknown = math.MinInt64 // not known: the next due check scans from the start of the expiry index
-	floorEmpty   = math.MaxInt64 // the expiry index is empty
-)
-
 // ShardFSM is the raft.FSM and raft.BatchingFSM of one shard.
 type ShardFSM struct {
 	st     *State
@@ -37,15 +30,16 @@ type ShardFSM struct {
 	applied     atomic.Uint64
 	appliedTerm atomic.Uint64
 
-	// expiryFloor is a lower bound of the oldest dedup expiry time in the shard's state as the current apply
-	// batch sees it (or floorUnknown / floorEmpty). Only an optimization: it says when no record can be due
-	// (floor >= cutoff: skip the expiry scan, the common case) and where the oldest live record starts (the
-	// scan seeks there instead of stepping over the tombstones of records expired before). The records deleted
-	// are the same with or without it, so replicas with different floors (restart, restore) stay identical.
-	// Written on raft's FSM goroutine; reset by anything that changes the state outside apply.
-	expiryFloor atomic.Int64
-	keyBuf      []byte // scratch for dedup keys and records (FSM goroutine only; batches copy what they get)
-	valBuf      []byte
+	// dedup mirrors the shard's live dedup records (DESIGN.md invariant 10); nil until the first ApplyBatch.
+	// FSM goroutine only; stale (set by anything that changes the state outside apply) makes the next
+	// ApplyBatch rebuild it from Pebble.
+	dedup *dedupIndex
+	stale atomic.Bool
+	// cache serves Tx.Get of hot small values (DESIGN.md invariant 11); cleared with the dedup index.
+	cache  readCache
+	tx     Tx     // reused by every command (FSM goroutine only): its map and scratch buffers stay allocated
+	keyBuf []byte // scratch for dedup keys and records (FSM goroutine only; batches copy what they get)
+	valBuf []byte
 }
 
 var (
@@ -104,6 +98,14 @@ func (s *ShardFSM) ApplyBatch(logs []*raft.Log) []any {
 	}
 	defer s.st.life.Release()
 
+	if s.dedup == nil || s.stale.Swap(false) {
+		x, err := s.loadDedupIndex()
+		if err != nil {
+			return s.failBatch(logs, out, err)
+		}
+		s.dedup = x
+		s.cache.clear()
+	}
 	applied := s.applied.Load()
 	b := s.st.db.NewIndexedBatch()
 	defer func() { _ = b.Close() }()
@@ -139,6 +141,7 @@ func (s *ShardFSM) ApplyBatch(logs []*raft.Log) []any {
 	if err := s.st.life.Check(); err != nil { // Pebble reported a fatal error during the commit
 		return s.failBatch(logs, out, err)
 	}
+	s.dedup.commit()
 	s.applied.Store(last)
 	s.appliedTerm.Store(lastTerm)
 	return out
@@ -148,7 +151,13 @@ func (s *ShardFSM) ApplyBatch(logs []*raft.Log) []any {
 // index does not move, the node stops (OnFatal), and waiting proposers get the error rather than a result other
 // replicas may not have.
 func (s *ShardFSM) failBatch(logs []*raft.Log, out []any, err error) []any {
-	s.expiryFloor.Store(floorUnknown) // it described the batch that is not committed
+	// The overlay described a batch that is not committed; the commit may still have reached Pebble before the
+	// failure was seen, so the index is rebuilt from Pebble before any later apply.
+	if s.dedup != nil {
+		s.dedup.abort()
+	}
+	s.cache.clear()
+	s.stale.Store(true)
 	s.st.life.Fatal(err)
 	for i, l := range logs {
 		out[i] = &EntryResult{Index: l.Index, Err: err}
@@ -193,7 +202,7 @@ func (s *ShardFSM) applyEntry(b *pebble.Batch, l *raft.Log) (*EntryResult, error
 
 func (s *ShardFSM) applyCommand(b *pebble.Batch, l *raft.Log, c *Command) (Result, error) {
 	dedup := !c.RequestID.IsZero()
-	if dedup {
+	if dedup && (s.dedup.has(c.RequestID) || s.st.dedupRef != nil) { // an absent id (nearly every one) needs no read
 		s.keyBuf = appendDedupKey(s.keyBuf[:0], s.id, c.RequestID)
 		v, ok, err := metaGet(b, s.keyBuf)
 		if err != nil {
@@ -214,7 +223,8 @@ func (s *ShardFSM) applyCommand(b *pebble.Batch, l *raft.Log, c *Command) (Resul
 		return Result{}, s.cannotApply(l, fmt.Errorf("%w %d", ErrUnknownType, c.Type), "type", c.Type)
 	}
 	var r Result
-	tx := &Tx{base: baseReader{r: b, shard: s.id}, writes: make(map[string]txWrite)}
+	tx := &s.tx
+	tx.reset(baseReader{r: b, shard: s.id}, &s.cache)
 	v, err := s.callApplier(a, tx, c, l.Index)
 	if tx.err != nil {
 		return Result{}, tx.err
@@ -265,58 +275,35 @@ func (s *ShardFSM) remember(b *pebble.Batch, c *Command, r Result) error {
 	if err := b.Set(s.keyBuf, nil, nil); err != nil {
 		return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
 	}
-	floor := s.expiryFloor.Load()
-	if floor != floorUnknown && t < floor {
-		floor = t
-		s.expiryFloor.Store(floor)
-	}
+	s.dedup.add(dedupKey{t: t, id: c.RequestID})
 	cutoff := t - DedupWindow.Milliseconds()
-	if cutoff <= 0 || floor >= cutoff {
-		return nil // nothing can be due: every record is at least as new as the floor
+	if cutoff <= 0 {
+		return nil
 	}
-	return s.expire(b, cutoff, floor)
+	if s.st.dedupRef != nil {
+		return s.st.dedupRef(s, b, cutoff)
+	}
+	return s.expire(b, cutoff)
 }
 
-// expire deletes up to dedupGCPerCommand records older than cutoff, scanning the expiry index from floor, and
-// moves the floor to the oldest record left.
-func (s *ShardFSM) expire(b *pebble.Batch, cutoff, floor int64) error {
-	lo := spaceKey(nil, s.id, spaceMeta, []byte{metaExpiry})
-	if floor != floorUnknown {
-		lo = appendExpiryKey(lo[:0], s.id, floor, RequestID{})
-	}
-	hi := spaceKey(nil, s.id, spaceMeta, []byte{metaExpiry + 1})
-	it, err := b.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-	if err != nil {
-		return fmt.Errorf("fsm: shard %d: dedup gc: %w", s.id, err)
-	}
-	var expired [dedupGCPerCommand][]byte
-	k := 0
-	next := int64(floorEmpty)
-	for ok := it.First(); ok; ok = it.Next() {
-		key := it.Key()
-		et := int64(binary.BigEndian.Uint64(key[expiryTimeOff:]))
-		if et >= cutoff || k == len(expired) {
-			next = et
-			break
+// expire deletes up to dedupGCPerCommand records older than cutoff, oldest first in expiry key order, as the
+// dedup index (the expiry index's mirror) lists them.
+func (s *ShardFSM) expire(b *pebble.Batch, cutoff int64) error {
+	for range dedupGCPerCommand {
+		k, src := s.dedup.oldest()
+		if src == srcNone || k.t >= cutoff {
+			return nil
 		}
-		expired[k] = append(expired[k][:0], key...)
-		k++
-	}
-	if err := it.Close(); err != nil {
-		return fmt.Errorf("fsm: shard %d: dedup gc: %w", s.id, err)
-	}
-	for _, key := range expired[:k] {
-		var id RequestID
-		copy(id[:], key[len(key)-len(id):])
-		if err := b.Delete(key, nil); err != nil {
+		s.dedup.expire(src)
+		s.keyBuf = appendExpiryKey(s.keyBuf[:0], s.id, k.t, k.id)
+		if err := b.Delete(s.keyBuf, nil); err != nil {
 			return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
 		}
-		s.keyBuf = appendDedupKey(s.keyBuf[:0], s.id, id)
+		s.keyBuf = appendDedupKey(s.keyBuf[:0], s.id, k.id)
 		if err := b.Delete(s.keyBuf, nil); err != nil {
 			return fmt.Errorf("fsm: shard %d: batch: %w", s.id, err)
 		}
 	}
-	s.expiryFloor.Store(next)
 	return nil
 }
 

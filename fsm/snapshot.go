@@ -206,7 +206,7 @@ func (s *ShardFSM) Restore(rc io.ReadCloser) error {
 			if err := st.life.Check(); err != nil {
 				return err
 			}
-			s.expiryFloor.Store(floorUnknown) // the dedup records are the snapshot's now
+			s.stale.Store(true) // the dedup records are the snapshot's now
 			if err := s.loadAppliedLocked(); err != nil {
 				st.life.Fatal(err)
 				return err

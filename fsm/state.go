@@ -45,13 +45,21 @@ type Options struct {
 	CacheBytes int64
 	// MemTableBytes is Pebble's memtable size; default 32 MiB.
 	MemTableBytes uint64
+	// ReadCacheEntries bounds each shard's cache of small values read by appliers (DESIGN.md invariant 11);
+	// 0 means 16384, negative disables it. Only speed depends on it, never the state.
+	ReadCacheEntries int
 }
 
 func (o *Options) setDefaults() {
-	po := pebbledb.Options(*o)
+	po := o.pebble()
 	po.SetDefaults(pebbledb.Defaults{CacheBytes: 64 << 20, MemTableBytes: 32 << 20,
 		FatalMessage: "fsm: fatal error, exiting"})
-	*o = Options(po)
+	o.FS, o.Logger, o.OnFatal, o.CacheBytes, o.MemTableBytes = po.FS, po.Logger, po.OnFatal, po.CacheBytes, po.MemTableBytes
+}
+
+func (o *Options) pebble() pebbledb.Options {
+	return pebbledb.Options{FS: o.FS, Logger: o.Logger, OnFatal: o.OnFatal, CacheBytes: o.CacheBytes,
+		MemTableBytes: o.MemTableBytes}
 }
 
 // State is the Pebble DB holding the applied state of every shard of a node.
@@ -70,6 +78,11 @@ type State struct {
 	snaps map[*pebble.Snapshot]struct{} // open raft snapshots, closed by Release or by Close
 
 	decode func([]byte) ([]Command, error) // DecodeBatch; tests stand in a "newer binary"
+	// dedupRef, set only by tests, is the reference dedup: every lookup reads Pebble and expiry scans the expiry
+	// index from its start (what the dedup index must be indistinguishable from).
+	dedupRef func(s *ShardFSM, b *pebble.Batch, cutoff int64) error
+	// cacheEntries bounds each shard's read cache (defaultCacheEntries; tests use 0 = off, or tiny).
+	cacheEntries int
 
 	cannotApply atomic.Uint64
 	restores    atomic.Uint64
@@ -77,6 +90,13 @@ type State struct {
 
 // Open opens (creating if needed) the state DB in dir. The built-in KV applier is registered for types 1..4.
 func Open(dir string, opts Options) (*State, error) {
+	cacheEntries := opts.ReadCacheEntries
+	switch {
+	case cacheEntries == 0:
+		cacheEntries = defaultCacheEntries
+	case cacheEntries < 0:
+		cacheEntries = 0
+	}
 	opts.setDefaults()
 	st := &State{
 		log:      opts.Logger,
@@ -84,9 +104,11 @@ func Open(dir string, opts Options) (*State, error) {
 		shards:   make(map[uint32]*ShardFSM),
 		snaps:    make(map[*pebble.Snapshot]struct{}),
 		decode:   DecodeBatch,
+
+		cacheEntries: cacheEntries,
 	}
 	names := pebbledb.Names{Prefix: "fsm", Failed: "fsm: state failed", Component: "pebble-fsm", Closed: ErrClosed}
-	life, err := pebbledb.Open(dir, pebbledb.Options(opts), names, func(po *pebble.Options) {
+	life, err := pebbledb.Open(dir, opts.pebble(), names, func(po *pebble.Options) {
 		// Most dedup lookups miss (a request id is new); bloom filters answer a miss without reading sstable
 		// blocks. L1+ inherit L0's filter.
 		po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
@@ -125,7 +147,7 @@ func (st *State) Shard(id uint32) *ShardFSM {
 	if s, ok := st.shards[id]; ok {
 		return s
 	}
-	s := &ShardFSM{st: st, id: id}
+	s := &ShardFSM{st: st, id: id, cache: readCache{max: st.cacheEntries}}
 	s.lo, s.hi = shardBounds(id)
 	if err := s.loadApplied(); err != nil {
 		st.life.Fatal(err)
@@ -153,7 +175,7 @@ func (st *State) DropShard(id uint32) error {
 	if s, ok := st.shards[id]; ok {
 		s.applied.Store(0)
 		s.appliedTerm.Store(0)
-		s.expiryFloor.Store(floorUnknown)
+		s.stale.Store(true)
 	}
 	st.smu.Unlock()
 	return nil

@@ -27,7 +27,14 @@ type baseReader struct {
 }
 
 func (b baseReader) Get(key []byte) ([]byte, bool, error) {
-	v, closer, err := b.r.Get(spaceKey(nil, b.shard, spaceData, key))
+	var kb []byte
+	return b.get(&kb, key)
+}
+
+// get is Get building the full key in *kb (a caller's scratch buffer: Pebble does not keep it).
+func (b baseReader) get(kb *[]byte, key []byte) ([]byte, bool, error) {
+	*kb = spaceKey(*kb, b.shard, spaceData, key)
+	v, closer, err := b.r.Get(*kb)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
 	}
@@ -154,7 +161,22 @@ type txWrite struct {
 type Tx struct {
 	base   baseReader // over the indexed batch: sees the DB plus earlier commands of this batch
 	writes map[string]txWrite
-	err    error // first storage error: fatal, never a deterministic result
+	cache  *readCache // the shard's; never nil
+	err    error      // first storage error: fatal, never a deterministic result
+
+	// Scratch reused by the shard's next command (a Tx lives in its ShardFSM): full keys, flush order.
+	kbuf []byte
+	keys []string
+}
+
+// reset readies the shard's Tx for a new command over batch b.
+func (tx *Tx) reset(b baseReader, cache *readCache) {
+	tx.base, tx.cache, tx.err = b, cache, nil
+	if tx.writes == nil || len(tx.writes) > 256 { // clear costs the map's capacity: drop a big one
+		tx.writes = make(map[string]txWrite)
+	} else {
+		clear(tx.writes)
+	}
 }
 
 func (tx *Tx) fail(err error) error {
@@ -172,9 +194,15 @@ func (tx *Tx) Get(key []byte) ([]byte, bool, error) {
 		}
 		return append([]byte(nil), w.val...), true, nil
 	}
-	v, ok, err := tx.base.Get(key)
+	if v, ok := tx.cache.get(key); ok {
+		return append([]byte(nil), v...), true, nil
+	}
+	v, ok, err := tx.base.get(&tx.kbuf, key)
 	if err != nil {
 		return nil, false, tx.fail(err)
+	}
+	if ok {
+		tx.cache.fill(key, v)
 	}
 	return v, ok, nil
 }
@@ -222,12 +250,14 @@ func (tx *Tx) Delete(key []byte) error {
 
 // flush moves the overlay into the batch in key order (deterministic batch bytes).
 func (tx *Tx) flush(b *pebble.Batch) error {
-	keys := make([]string, 0, len(tx.writes))
+	keys := tx.keys[:0]
 	for k := range tx.writes {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var kb []byte
+	tx.keys = keys[:0]
+	kb := tx.kbuf
+	defer func() { tx.kbuf = kb[:0] }()
 	for _, k := range keys {
 		w := tx.writes[k]
 		kb = spaceKey(kb, tx.base.shard, spaceData, []byte(k))
@@ -240,6 +270,7 @@ func (tx *Tx) flush(b *pebble.Batch) error {
 		if err != nil {
 			return fmt.Errorf("fsm: shard %d: batch write: %w", tx.base.shard, err)
 		}
+		tx.cache.write(k, w.val, w.del) // w.val is the Tx's own copy, never handed out
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -25,7 +26,14 @@ type harness struct {
 
 func newHarness(t testing.TB, keep int32) *harness {
 	t.Helper()
-	st, err := fsm.Open(t.TempDir(), fsm.Options{OnFatal: func(err error) { t.Errorf("fatal: %v", err) }})
+	return newHarnessCache(t, keep, 0)
+}
+
+// newHarnessCache is newHarness with fsm.Options.ReadCacheEntries = cacheEntries.
+func newHarnessCache(t testing.TB, keep int32, cacheEntries int) *harness {
+	t.Helper()
+	st, err := fsm.Open(t.TempDir(), fsm.Options{ReadCacheEntries: cacheEntries,
+		OnFatal: func(err error) { t.Errorf("fatal: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +48,8 @@ func newHarness(t testing.TB, keep int32) *harness {
 	return h
 }
 
-func (h *harness) apply(s uint32, c fsm.Command) (*Result, error) {
+// applyRaw applies c as the next entry of shard s and returns fsm's result.
+func (h *harness) applyRaw(s uint32, c fsm.Command) fsm.Result {
 	h.t.Helper()
 	h.index[s]++
 	h.now += 1000
@@ -50,7 +59,12 @@ func (h *harness) apply(s uint32, c fsm.Command) (*Result, error) {
 	if er.Err != nil {
 		h.t.Fatalf("entry: %v", er.Err)
 	}
-	r := er.Results[0]
+	return er.Results[0]
+}
+
+func (h *harness) apply(s uint32, c fsm.Command) (*Result, error) {
+	h.t.Helper()
+	r := h.applyRaw(s, c)
 	if r.Err != nil {
 		return nil, r.Err
 	}
@@ -454,5 +468,66 @@ func BenchmarkApplySend(b *testing.B) {
 		if i%64 == 63 {
 			h.relayAll()
 		}
+	}
+}
+
+// TestReadCacheIsInvisible: fsm's read cache (fsm DESIGN.md invariant 11) changes no result and no byte of state:
+// the same random sends, reads, edits, deletes, dialog ops and deliveries applied with the cache off, with a
+// 3-entry cache (constant eviction) and with the default one give identical results and identical shards.
+func TestReadCacheIsInvisible(t *testing.T) {
+	var hs []*harness
+	for _, entries := range []int{-1, 3, 0} {
+		hs = append(hs, newHarnessCache(t, 0, entries))
+	}
+	all := append(users(0, 3), users(1, 3)...)
+	rng := rand.New(rand.NewPCG(5, 6))
+	each := func(f func(h *harness) string) {
+		t.Helper()
+		want := f(hs[0])
+		for i, h := range hs[1:] {
+			if got := f(h); got != want {
+				t.Fatalf("harness %d: %s, want %s", i+1, got, want)
+			}
+		}
+	}
+	apply := func(s uint32, c fsm.Command) {
+		each(func(h *harness) string {
+			r := h.applyRaw(s, c)
+			return fmt.Sprintf("%x %v %v", r.Value, r.Err, r.Duplicate)
+		})
+	}
+	for i := range 300 {
+		a, b := all[rng.IntN(len(all))], all[rng.IntN(len(all))]
+		switch rng.IntN(7) {
+		case 0, 1, 2:
+			rid := int64(rng.IntN(200)) // reused random ids: duplicates and RANDOM_ID_DUPLICATE
+			apply(sh(a), send(a, b, rid, fmt.Sprint("t", rid, i%3)))
+		case 3:
+			apply(sh(a), (&ReadHistory{User: a, Peer: b}).Command())
+		case 4:
+			apply(sh(a), (&Edit{User: a, Peer: b, ID: int32(1 + rng.IntN(20)), Text: fmt.Sprint("e", i)}).Command())
+		case 5:
+			apply(sh(a), (&Delete{User: a, IDs: []int32{int32(1 + rng.IntN(20))}, Revoke: rng.IntN(2) == 0}).Command())
+		case 6:
+			apply(sh(a), (&DialogOp{User: a, Peer: b, Op: OpPin, Flag: rng.IntN(2) == 0}).Command())
+		}
+		if rng.IntN(8) == 0 {
+			each(func(h *harness) string { return fmt.Sprint(len(h.relayAll())) })
+		}
+	}
+	each(func(h *harness) string { return fmt.Sprint(len(h.relayAll())) })
+	for s := range uint32(testShards) {
+		each(func(h *harness) string {
+			var b strings.Builder
+			if err := h.st.View(s, func(r fsm.Reader) error {
+				return r.Scan([]byte{}, nil, func(k, v []byte) bool {
+					fmt.Fprintf(&b, "%x=%x\n", k, v)
+					return true
+				})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return b.String()
+		})
 	}
 }

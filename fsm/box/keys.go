@@ -20,7 +20,7 @@ const (
 )
 
 func key(kind byte, parts ...uint64) []byte {
-	b := make([]byte, 3, 3+8*len(parts))
+	b := make([]byte, 3, 3+8*len(parts)+12) // room for the key32 / indexKey tails: one allocation per key
 	b[0], b[1], b[2] = 'm', 'b', kind
 	for _, p := range parts {
 		b = binary.BigEndian.AppendUint64(b, p)
