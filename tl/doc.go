@@ -66,7 +66,7 @@
 // unchanged.
 //
 // tl.Walk(obj, f) visits every object nested in a value (reflection; for checks such as api.CheckLayer, which
-// tells whether a layer-227 answer is also valid at an older client's layer).
+// tells whether a layer-227 answer's canonical bytes are also valid at an older client's layer).
 //
 // Method results that are vectors are Objects too: tl.IntVector, tl.LongVector, and generated
 // api.<Elem>ClassVector / api.<Elem>Vector types (e.g. api.UserClassVector for Vector<User>).
@@ -94,5 +94,7 @@
 // dropped field is discarded, same result type): New accepts their ids, IsLegacy(id) reports them, the
 // Decoder reports Lossy, and tl.WireID(obj) returns the id the value arrived with (obj.TypeID() is always the
 // canonical id; Encode always writes layer 227). api.LayerIDs(name) gives a name's id per layer
-// (api.L227, L223, L198, L170). See tl/DESIGN.md for the multi-layer design and tl/layers/REPORT.md.
+// (api.L227, L223, L198, L170). api.EncodeLayer(e, obj, layer) writes a canonical value as a client at an
+// older layer reads it (api.LayerFor(n) picks the layer for an announced number); it is transactional and
+// fails with *api.NotInLayerError. See tl/DESIGN.md for the multi-layer design and tl/layers/REPORT.md.
 package tl

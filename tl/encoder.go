@@ -45,6 +45,13 @@ func (e *Encoder) Truncate(n int) {
 	}
 }
 
+// Rollback cuts the buffer back to n bytes and clears the error: for a transactional write that began at
+// Len() == n with no error recorded (api.EncodeLayer).
+func (e *Encoder) Rollback(n int) {
+	e.Truncate(n)
+	e.err = nil
+}
+
 // PutRaw appends b as is.
 func (e *Encoder) PutRaw(b []byte) { e.buf = append(e.buf, b...) }
 

@@ -50,6 +50,15 @@ func Gzip(o Object) (*GzipPacked, error) {
 	return &GzipPacked{Data: data}, nil
 }
 
+// GzipRaw wraps already-encoded boxed bytes (e.g. a value projected for an older layer) in gzip_packed.
+func GzipRaw(plain []byte) (*GzipPacked, error) {
+	data, err := gzipBytes(plain)
+	if err != nil {
+		return nil, err
+	}
+	return &GzipPacked{Data: data}, nil
+}
+
 // Gunzip unpacks a gzip_packed payload, failing with ErrGzipTooLarge past limit bytes of output.
 func Gunzip(packed []byte, limit int) ([]byte, error) { return gunzip(packed, limit) }
 

@@ -6,6 +6,9 @@
 //
 // It owns per-session message state only, which is not replicated (a session lives on the gateway its client
 // is connected to). It must never block on the backend: API requests leave through Dispatcher.Dispatch and
-// their answers come back through Session.Reply. It starts no goroutines and reads time and randomness only
+// their answers come back through Session.Reply. Results are encoded for the layer in force when their request
+// was decoded, pushes for the session's current layer (tl/api EncodeLayer; unannounced = 227, whose bytes are
+// the canonical ones): an unprojectable result becomes rpc_error 500 RESULT_NOT_IN_LAYER_<n>, an
+// unprojectable push is dropped (logged, counted) and the client recovers through getDifference. It starts no goroutines and reads time and randomness only
 // through Options.
 package session

@@ -118,6 +118,9 @@ type Metrics struct {
 	Undecodable atomic.Uint64      // client messages whose body did not decode
 	Calls       atomic.Uint64      // API calls dispatched
 	Created     atomic.Uint64      // sessions created
+	// Unprojectable counts results (answered rpc_error 500) and pushes (dropped) that could not be encoded
+	// for the client's older layer.
+	Unprojectable atomic.Uint64
 }
 
 type sessKey struct{ auth, id int64 }

@@ -64,6 +64,13 @@ func (r *Request) Wait(ctx context.Context) error {
 	return nil
 }
 
+// reqInfo is what an in-flight request's result is written for: the layer in force when it was decoded and
+// the query (its wire id picks the result's form, api.ProjectResult).
+type reqInfo struct {
+	layer int
+	query tl.Object
+}
+
 // outMsg is a server message kept until the client acknowledges it.
 type outMsg struct {
 	msgID    int64
@@ -87,6 +94,7 @@ type Session struct {
 	outContent int32 // content messages sent so far (server seq_no = 2*outContent [+1])
 	unacked    []outMsg
 	inflight   map[int64]chan struct{}
+	reqs       map[int64]reqInfo // per in-flight request: how its result is to be written
 	layer      int
 	init       *InitInfo
 	lastSeen   time.Time
@@ -434,8 +442,31 @@ func (s *Session) undecodable(b *batch, msgID int64, content bool, err error) {
 	s.addResult(b, msgID, &mt.RPCError{ErrorCode: 400, ErrorMessage: msg})
 }
 
-// addResult queues rpc_result for a request, gzip_packed when the result is large.
+// addResult queues rpc_result for a request, gzip_packed when the result is large. The result takes the form
+// of the method version called (api.ProjectResult) and is written for the layer in force when the request was
+// decoded (api.EncodeLayer); the canonical layer keeps the canonical encoding byte for byte.
 func (s *Session) addResult(b *batch, reqMsgID int64, result tl.Object) {
+	info, ok := s.reqs[reqMsgID]
+	if !ok {
+		info.layer = s.currentLayer()
+	}
+	delete(s.reqs, reqMsgID)
+	n := info.layer
+	result = api.ProjectResult(info.query, result)
+	var body []byte
+	if l := api.LayerFor(n); l == 0 {
+		body = s.canonicalResult(reqMsgID, result)
+	} else {
+		body = s.layerResult(reqMsgID, result, l)
+	}
+	if ch, ok := s.inflight[reqMsgID]; ok {
+		close(ch)
+		delete(s.inflight, reqMsgID)
+	}
+	s.addRaw(b, body, true, true, reqMsgID)
+}
+
+func (s *Session) canonicalResult(reqMsgID int64, result tl.Object) []byte {
 	rr := &mt.RPCResult{ReqMsgID: reqMsgID, Result: result}
 	body := s.encode(rr)
 	if body == nil {
@@ -445,11 +476,40 @@ func (s *Session) addResult(b *batch, reqMsgID int64, result tl.Object) {
 			body = s.encode(&mt.RPCResult{ReqMsgID: reqMsgID, Result: gz})
 		}
 	}
-	if ch, ok := s.inflight[reqMsgID]; ok {
-		close(ch)
-		delete(s.inflight, reqMsgID)
+	return body
+}
+
+// rpcResultHeader is rpc_result's id and req_msg_id: the result follows.
+const rpcResultHeader = 12
+
+// layerResult writes rpc_result with the result projected for an older layer. A result that cannot be
+// projected becomes rpc_error 500 RESULT_NOT_IN_LAYER_<n>, and the log names the constructor.
+func (s *Session) layerResult(reqMsgID int64, result tl.Object, l api.Layer) []byte {
+	e := tl.NewEncoder(nil)
+	e.PutID(mt.RPCResultTypeID)
+	e.PutLong(reqMsgID)
+	if err := api.EncodeLayer(e, result, l); err != nil {
+		s.m.metrics.Unprojectable.Add(1)
+		s.m.opts.Log.Warn("result cannot be encoded for the client's layer", "type", tl.Name(result),
+			"layer", api.LayerNumbers[l], "err", err)
+		return s.canonicalResult(reqMsgID, &mt.RPCError{ErrorCode: 500,
+			ErrorMessage: fmt.Sprintf("RESULT_NOT_IN_LAYER_%d", api.LayerNumbers[l])})
 	}
-	s.addRaw(b, body, true, true, reqMsgID)
+	body := e.Bytes()
+	if len(body) > s.m.opts.GzipMin {
+		if gz, err := tl.GzipRaw(body[rpcResultHeader:]); err == nil && len(gz.Data)+32 < len(body) {
+			body = s.encode(&mt.RPCResult{ReqMsgID: reqMsgID, Result: gz})
+		}
+	}
+	return body
+}
+
+// currentLayer is the layer announced on this session, else the last one announced on its key (0: none).
+func (s *Session) currentLayer() int {
+	if s.layer != 0 {
+		return s.layer
+	}
+	return s.key.getLayer()
 }
 
 func (s *Session) object(b *batch, msgID int64, obj tl.Object, now time.Time) {
@@ -602,6 +662,10 @@ func (s *Session) call(b *batch, msgID int64, obj tl.Object) {
 		s.inflight = make(map[int64]chan struct{})
 	}
 	s.inflight[msgID] = make(chan struct{})
+	if s.reqs == nil {
+		s.reqs = make(map[int64]reqInfo)
+	}
+	s.reqs[msgID] = reqInfo{layer: req.Layer, query: obj}
 	s.m.metrics.Calls.Add(1)
 	s.m.dispatch.Dispatch(s, req)
 }
@@ -639,7 +703,8 @@ func (s *Session) Reply(msgID int64, result tl.Object, err error) {
 }
 
 // Push sends a server-initiated content message (updates) to the session's current connection, or keeps it
-// for the next one.
+// for the next one. It is written for the session's layer; updates that cannot be projected for it are
+// dropped (logged): the client catches up through updates.getDifference.
 func (s *Session) Push(obj tl.Object) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -647,7 +712,18 @@ func (s *Session) Push(obj tl.Object) {
 		return
 	}
 	var b batch
-	s.add(&b, obj, false, true, 0)
+	if l := api.LayerFor(s.currentLayer()); l == 0 {
+		s.add(&b, obj, false, true, 0)
+	} else {
+		e := tl.NewEncoder(nil)
+		if err := api.EncodeLayer(e, obj, l); err != nil {
+			s.m.metrics.Unprojectable.Add(1)
+			s.m.opts.Log.Info("push dropped: cannot be encoded for the client's layer", "type", tl.Name(obj),
+				"layer", api.LayerNumbers[l], "err", err)
+			return
+		}
+		s.addRaw(&b, e.Bytes(), false, true, 0)
+	}
 	s.flush(nil, &b)
 }
 
@@ -671,6 +747,7 @@ func (s *Session) close() {
 		close(ch)
 		delete(s.inflight, id)
 	}
+	clear(s.reqs)
 	s.unacked = nil
 	s.conn = nil
 }

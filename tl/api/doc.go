@@ -2,7 +2,9 @@
 // ../shared/tl/api-227.tl, plus the per-layer id table of layers 227, 223, 198 and 170.
 //
 // It owns the Go shape of every API constructor and method (see package tl's doc for the naming and field
-// rules) and the id -> type registry (New). It must never hold business logic or encode for a client layer
-// other than 227 (projection to older layers is a later, separate mechanism, see tl/DESIGN.md); the files
-// named *_gen.go are generated and must not be edited by hand.
+// rules), the id -> type registry (New), and the projection of canonical values for an older client layer
+// (EncodeLayer: generated per constructor from the four schemas, plus the reviewed converters of
+// tl/layers/policy.txt in layers_policy.go). It must never hold business logic, mutate a value it encodes,
+// or write partial bytes for a value it cannot project; the files named *_gen.go are generated and must not
+// be edited by hand.
 package api

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/raftgram/raftgram/tl"
@@ -31,23 +30,12 @@ func LayerIDs(name string) ([NumLayers]uint32, bool) {
 // modify it.
 func LayerRows() []LayerRow { return layerRows[:] }
 
-// NotInLayerError reports a constructor whose layer-227 encoding a client at Layer would not understand: the
-// name is absent from that layer or has another id there (and so another layout).
-type NotInLayerError struct {
-	Name  string
-	Layer int
-}
-
-func (e *NotInLayerError) Error() string {
-	return fmt.Sprintf("api: %s is encoded differently at layer %d", e.Name, e.Layer)
-}
-
 // CheckLayer reports whether the canonical (layer 227) encoding of o is also valid at layer l: every
 // constructor in it must exist at l with the same id (one id always has one layout; at most the set of
 // `true` bits differs, which a client ignores). It returns a *NotInLayerError naming the first that does
-// not. Until projection exists (tl/DESIGN.md) the gateway can answer an older-layer client only when this
-// returns nil. Objects that are not API constructors (mt service types, vectors, tl.Raw) do not depend on the
-// layer.
+// not. The gateway encodes with EncodeLayer, which projects such values; CheckLayer tells where the canonical
+// bytes could be reused as they are. Objects that are not API constructors (mt service types, vectors,
+// tl.Raw) do not depend on the layer.
 func CheckLayer(o tl.Object, l Layer) error {
 	if l == L227 {
 		return nil
@@ -65,4 +53,21 @@ func CheckLayer(o tl.Object, l Layer) error {
 		}
 		return nil
 	})
+}
+
+// LayerFor returns the layer whose forms a client announcing TL layer number n is answered in: 0 (nothing
+// announced) and n at or above the canonical layer get the canonical forms; a served layer exactly; any other
+// n the newest served layer below it (the oldest for n below every served layer). A client between two served
+// layers may still meet an id its own schema lacks: only the served layers are tested.
+func LayerFor(n int) Layer {
+	if n == 0 || n >= LayerNumbers[0] {
+		return 0
+	}
+	best := Layer(NumLayers - 1)
+	for l := 1; l < NumLayers; l++ {
+		if LayerNumbers[l] <= n && LayerNumbers[l] > LayerNumbers[best] {
+			best = Layer(l)
+		}
+	}
+	return best
 }

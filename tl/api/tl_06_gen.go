@@ -8294,6 +8294,7 @@ func (*MessagesToggleStickerSetsRequest) DecodeResult(d *tl.Decoder) (tl.Object,
 
 // MessagesGetDialogFiltersRequest is the method messages.getDialogFilters#efd48c89 = messages.DialogFilters.
 type MessagesGetDialogFiltersRequest struct {
+	wire uint32 // id of the older layer's form this value was decoded from (0: canonical)
 }
 
 // MessagesGetDialogFiltersRequestTypeID is the id of messages.getDialogFilters.
@@ -8317,6 +8318,25 @@ func (x *MessagesGetDialogFiltersRequest) Encode(e *tl.Encoder) error {
 
 // Decode implements tl.Object.
 func (x *MessagesGetDialogFiltersRequest) Decode(d *tl.Decoder) error {
+	switch x.wire {
+	case 0xf19ed96d:
+		return x.decodef19ed96d(d)
+	}
+	*x = MessagesGetDialogFiltersRequest{}
+	return d.Err()
+}
+
+// WireID returns the id MessagesGetDialogFiltersRequest was decoded from: an older layer's id, or MessagesGetDialogFiltersRequestTypeID.
+func (x *MessagesGetDialogFiltersRequest) WireID() uint32 {
+	if x.wire != 0 {
+		return x.wire
+	}
+	return MessagesGetDialogFiltersRequestTypeID
+}
+
+// decodef19ed96d reads the layer 170 form messages.getDialogFilters#f19ed96d into the canonical struct.
+func (x *MessagesGetDialogFiltersRequest) decodef19ed96d(d *tl.Decoder) error {
+	*x = MessagesGetDialogFiltersRequest{wire: 0xf19ed96d}
 	return d.Err()
 }
 

@@ -4200,6 +4200,8 @@ func New(id uint32) tl.Object {
 		return &MessagesToggleStickerSetsRequest{}
 	case MessagesGetDialogFiltersRequestTypeID:
 		return &MessagesGetDialogFiltersRequest{}
+	case 0xf19ed96d: // messages.getDialogFilters, layer 170
+		return &MessagesGetDialogFiltersRequest{wire: 0xf19ed96d}
 	case MessagesGetSuggestedDialogFiltersRequestTypeID:
 		return &MessagesGetSuggestedDialogFiltersRequest{}
 	case MessagesUpdateDialogFilterRequestTypeID:
@@ -5259,15 +5261,15 @@ func IsLegacy(id uint32) bool {
 		return true
 	case 0xd372c5ce, 0x519bc2b1, 0x37b74355, 0x456e8987, 0xc286d98f, 0x22e24e22, 0x198fb446, 0xb12c7125:
 		return true
-	case 0xee22b9a8, 0xb11eafa2, 0xfeb16771, 0x63183030, 0x3223495b, 0x54aa7f8e, 0x91b2d060, 0x5381d21a:
+	case 0xf19ed96d, 0xee22b9a8, 0xb11eafa2, 0xfeb16771, 0x63183030, 0x3223495b, 0x54aa7f8e, 0x91b2d060:
 		return true
-	case 0x3d9a414d, 0x6e98102b, 0x673ad8f1, 0x0f093465, 0x1af3dbb8, 0x9bd2f439, 0x9d4104e2, 0xd33c8902:
+	case 0x5381d21a, 0x3d9a414d, 0x6e98102b, 0x673ad8f1, 0x0f093465, 0x1af3dbb8, 0x9bd2f439, 0x9d4104e2:
 		return true
-	case 0x1f69b606, 0x0dc770ee, 0x4c2985b6, 0x83b70d97, 0xd19f987b, 0x104fcfa7, 0x13bbe8b3, 0x27842d2e:
+	case 0xd33c8902, 0x1f69b606, 0x0dc770ee, 0x4c2985b6, 0x83b70d97, 0xd19f987b, 0x104fcfa7, 0x13bbe8b3:
 		return true
-	case 0x23830de9, 0xa6c4600c, 0xb132ff7b, 0xd61e1df3, 0x74bbb43d, 0xdeb3abbf, 0x737fc2ec, 0xe4e6694b:
+	case 0x27842d2e, 0x23830de9, 0xa6c4600c, 0xb132ff7b, 0xd61e1df3, 0x74bbb43d, 0xdeb3abbf, 0x737fc2ec:
 		return true
-	case 0xb583ba46:
+	case 0xe4e6694b, 0xb583ba46:
 		return true
 	}
 	return false

@@ -34,7 +34,11 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	ir := BuildIR(map[int]*Schema{2: canon, 1: old}, 2, []int{1})
-	m.Legacy = ir.Legacy(m)
+	pol, err := ParsePolicy([]byte(tinyPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Legacy = ir.Legacy(m, pol)
 	files, err := m.Emit(Options{LookupName: "New", Source: "tiny-2.tl", PerFile: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -43,13 +47,21 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files = append(files, lf, File{Name: "REPORT.md", Body: ir.Report(m)})
+	pr, err := ir.buildProjection(m, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := pr.Emit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, lf, pf, File{Name: "REPORT.md", Body: ir.Report(m, pr)})
 	dir := filepath.Join("testdata", "tiny")
 	if *update {
 		if err := writeDir(dir, files[:len(files)-1]); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "REPORT.md"), ir.Report(m), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "REPORT.md"), ir.Report(m, pr), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -75,6 +87,52 @@ func TestGolden(t *testing.T) {
 	out, err := exec.Command("go", "test", "-count=1", "./testdata/tiny").CombinedOutput()
 	if err != nil {
 		t.Fatalf("generated golden package fails its tests: %v\n%s", err, out)
+	}
+}
+
+// tinyPolicy exercises every policy action; its Go funcs are in testdata/tiny/policy.go.
+const tinyPolicy = `
+field 1 item.old_count oldCount -- layer 1 requires it: the number of points
+substitute 1 peerNew peerNewAsChat -- a new peer kind shown as a chat
+omit 1 class:Peer -- other new peers are left out of vectors
+`
+
+// TestPolicyChecks: stale, unused and unsafe entries fail generation.
+func TestPolicyChecks(t *testing.T) {
+	canon := loadSchema(t, "testdata/tiny-2.tl")
+	old := loadSchema(t, "testdata/tiny-1.tl")
+	m, err := NewModel("tiny", canon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir := BuildIR(map[int]*Schema{2: canon, 1: old}, 2, []int{1})
+	m.Legacy = ir.Legacy(m, nil)
+	for _, bad := range []string{
+		"result 1 getIDs f -- getIDs has the same id at layer 1",
+		"result 1 point f -- not a method",
+		"field 1 item.title f -- title maps mechanically",
+		"field 1 item.nosuch f -- no such field",
+		"substitute 1 peerChat f -- peerChat exists at layer 1",
+		"omit 1 class:Point -- no point is absent",
+		"omit 3 peerGone -- no layer 3",
+		"field 1 item.old_count -- no func",
+		"omit 1 peerGone",
+	} {
+		pol, err := ParsePolicy([]byte(bad))
+		if err == nil {
+			_, err = ir.buildProjection(m, pol)
+		}
+		if err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	// Without an entry for old_count, item is refused at layer 1 (reported), not an error.
+	pr, err := ir.buildProjection(m, &Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(ir.Report(m, pr), []byte("| item | 1 | required old_count |")) {
+		t.Error("refused item not reported")
 	}
 }
 

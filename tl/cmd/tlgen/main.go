@@ -65,7 +65,15 @@ func run(schemaDir, outDir string) error {
 		return fmt.Errorf("api-%d.tl: %w", canonicalLayer, err)
 	}
 	ir := BuildIR(schemas, canonicalLayer, oldLayers)
-	apiModel.Legacy = ir.Legacy(apiModel)
+	polSrc, err := os.ReadFile(filepath.Join(outDir, "layers", "policy.txt"))
+	if err != nil {
+		return err
+	}
+	pol, err := ParsePolicy(polSrc)
+	if err != nil {
+		return err
+	}
+	apiModel.Legacy = ir.Legacy(apiModel, pol)
 	apiFiles, err := apiModel.Emit(Options{LookupName: "New", Source: fmt.Sprintf("api-%d.tl", canonicalLayer), PerFile: 300})
 	if err != nil {
 		return err
@@ -75,13 +83,22 @@ func run(schemaDir, outDir string) error {
 		return err
 	}
 	apiFiles = append(apiFiles, lf)
+	pr, err := ir.buildProjection(apiModel, pol)
+	if err != nil {
+		return err
+	}
+	pf, err := pr.Emit()
+	if err != nil {
+		return err
+	}
+	apiFiles = append(apiFiles, pf)
 	if err := writeDir(filepath.Join(outDir, "api"), apiFiles); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(outDir, "layers"), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(outDir, "layers", "REPORT.md"), ir.Report(apiModel), 0o644)
+	return os.WriteFile(filepath.Join(outDir, "layers", "REPORT.md"), ir.Report(apiModel, pr), 0o644)
 }
 
 // writeDir replaces the *_gen.go files of dir with files (stale generated files are removed).

@@ -34,6 +34,8 @@ var layerRows = [...]LayerRow{
 	{"invokeWrapped", [NumLayers]uint32{0x99999999, 0}},
 	{"item", [NumLayers]uint32{0x44444444, 0x40404040}},
 	{"peerChat", [NumLayers]uint32{0x33333333, 0x31313131}},
+	{"peerGone", [NumLayers]uint32{0x35353535, 0}},
+	{"peerNew", [NumLayers]uint32{0x34343434, 0}},
 	{"peerOld", [NumLayers]uint32{0, 0x12121212}},
 	{"peerUser", [NumLayers]uint32{0x22222222, 0x22222222}},
 	{"ping", [NumLayers]uint32{0x88888888, 0x88888888}},

@@ -99,3 +99,49 @@ func TestResults(t *testing.T) {
 		t.Fatalf("%v %v", r, err)
 	}
 }
+
+// TestEncodeLayer: the projection writes the old form (flags rebuilt, fields it lacks dropped, the policy's
+// old_count), substitutes and omits vector elements, and is transactional.
+func TestEncodeLayer(t *testing.T) {
+	it := full()
+	it.Peers = []PeerClass{&PeerUser{UserID: 1}, &PeerNew{ID: 7}, &PeerGone{}}
+	var e tl.Encoder
+	if err := EncodeLayer(&e, it, L2); err != nil {
+		t.Fatal(err)
+	}
+	canon, _ := tl.Marshal(it)
+	if !bytes.Equal(e.Bytes(), canon) {
+		t.Fatal("canonical layer must write the canonical bytes")
+	}
+	e.Reset()
+	e.PutInt(99) // something before: kept
+	if err := EncodeLayer(&e, it, L1); err != nil {
+		t.Fatal(err)
+	}
+	d := tl.NewDecoder(e.Bytes()[4:], reg)
+	back := d.Object().(*Item)
+	if err := d.End(); err != nil {
+		t.Fatal(err)
+	}
+	if tl.WireID(back) != 0x40404040 || !back.Pinned || *back.Title != "t" || back.Views != nil || back.Hidden ||
+		back.Video.Y != 2 || len(back.Peers) != 2 || back.Peers[1].(*PeerChat).ChatID != 7 || back.Peer.(*PeerChat).ChatID != 9 {
+		t.Fatalf("decoded %v", back)
+	}
+	// old_count (dropped on decode) was written from the policy, before nonce and data.
+	if !bytes.Contains(e.Bytes(), []byte{1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3}) {
+		t.Fatal("old_count not written before nonce")
+	}
+	// An omitted constructor outside a vector cannot be projected: nothing is written, the error is cleared.
+	n := e.Len()
+	it.Peer = &PeerGone{}
+	var nl *NotInLayerError
+	if err := EncodeLayer(&e, it, L1); !errors.As(err, &nl) || nl.Name != "peerGone" || nl.Layer != 1 {
+		t.Fatalf("got %v", err)
+	}
+	if e.Len() != n || e.Err() != nil {
+		t.Fatal("a failed projection left bytes or an error behind")
+	}
+	if err := EncodeLayer(&e, &PeerGone{}, L1); !errors.As(err, &nl) {
+		t.Fatalf("top-level omitted: %v", err)
+	}
+}

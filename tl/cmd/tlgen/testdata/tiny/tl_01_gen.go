@@ -60,6 +60,70 @@ func (x *PeerChat) decode31313131(d *tl.Decoder) error {
 	return d.Err()
 }
 
+// PeerNew is the constructor peerNew#34343434 = Peer.
+type PeerNew struct {
+	ID int64
+}
+
+// PeerNewTypeID is the id of peerNew.
+const PeerNewTypeID uint32 = 0x34343434
+
+// TypeID implements tl.Object.
+func (*PeerNew) TypeID() uint32 { return PeerNewTypeID }
+
+// TypeName implements tl.Object.
+func (*PeerNew) TypeName() string { return "peerNew" }
+
+func (x *PeerNew) String() string { return tl.Format(x) }
+
+func (*PeerNew) isPeerClass() {}
+
+// Encode implements tl.Object.
+func (x *PeerNew) Encode(e *tl.Encoder) error {
+	if x == nil {
+		return e.Fail(tl.ErrNilObject)
+	}
+	e.PutLong(x.ID)
+	return e.Err()
+}
+
+// Decode implements tl.Object.
+func (x *PeerNew) Decode(d *tl.Decoder) error {
+	*x = PeerNew{}
+	x.ID = d.Long()
+	return d.Err()
+}
+
+// PeerGone is the constructor peerGone#35353535 = Peer.
+type PeerGone struct {
+}
+
+// PeerGoneTypeID is the id of peerGone.
+const PeerGoneTypeID uint32 = 0x35353535
+
+// TypeID implements tl.Object.
+func (*PeerGone) TypeID() uint32 { return PeerGoneTypeID }
+
+// TypeName implements tl.Object.
+func (*PeerGone) TypeName() string { return "peerGone" }
+
+func (x *PeerGone) String() string { return tl.Format(x) }
+
+func (*PeerGone) isPeerClass() {}
+
+// Encode implements tl.Object.
+func (x *PeerGone) Encode(e *tl.Encoder) error {
+	if x == nil {
+		return e.Fail(tl.ErrNilObject)
+	}
+	return e.Err()
+}
+
+// Decode implements tl.Object.
+func (x *PeerGone) Decode(d *tl.Decoder) error {
+	return d.Err()
+}
+
 // Item is the constructor item#44444444 = Item.
 type Item struct {
 	Pinned        bool      // flags.0
@@ -76,9 +140,10 @@ type Item struct {
 	Ok            bool
 	At            *Point
 	Pts           []*Point
-	unknownFlags  uint32 // bits of flags the schema does not define, kept for exact re-encoding
-	unknownFlags2 uint32 // bits of flags2 the schema does not define, kept for exact re-encoding
-	wire          uint32 // id of the older layer's form this value was decoded from (0: canonical)
+	Peers         []PeerClass // flags.7
+	unknownFlags  uint32      // bits of flags the schema does not define, kept for exact re-encoding
+	unknownFlags2 uint32      // bits of flags2 the schema does not define, kept for exact re-encoding
+	wire          uint32      // id of the older layer's form this value was decoded from (0: canonical)
 }
 
 // ItemTypeID is the id of item.
@@ -122,6 +187,9 @@ func (x *Item) Encode(e *tl.Encoder) error {
 	if x.Video != nil {
 		fl0 |= 1 << 5
 	}
+	if x.Peers != nil {
+		fl0 |= 1 << 7
+	}
 	if fl0&(1<<4) != 0 && (x.Views == nil || x.Forwards == nil) {
 		e.Fail(tl.ErrPartialFlagGroup)
 	}
@@ -157,6 +225,9 @@ func (x *Item) Encode(e *tl.Encoder) error {
 	e.PutBool(x.Ok)
 	e.PutBare(x.At)
 	tl.PutBareObjects(e, x.Pts, true)
+	if x.Peers != nil {
+		tl.PutObjects(e, x.Peers)
+	}
 	return e.Err()
 }
 
@@ -168,7 +239,7 @@ func (x *Item) Decode(d *tl.Decoder) error {
 	}
 	*x = Item{}
 	fl0 := d.Uint32()
-	x.unknownFlags = fl0 &^ 0x3f
+	x.unknownFlags = fl0 &^ 0xbf
 	x.Pinned = fl0&(1<<0) != 0
 	if fl0&(1<<1) != 0 {
 		x.Title = tl.Ptr(d.String())
@@ -197,6 +268,9 @@ func (x *Item) Decode(d *tl.Decoder) error {
 	x.Ok = d.Bool()
 	x.At = decodeBarePoint(d)
 	x.Pts = tl.BareObjects(d, decodeBarePoint, 8, true)
+	if fl0&(1<<7) != 0 {
+		x.Peers = tl.Objects(d, DecodePeerClass)
+	}
 	return d.Err()
 }
 
@@ -235,83 +309,8 @@ func (x *Item) decode40404040(d *tl.Decoder) error {
 	x.Ok = d.Bool()
 	x.At = decodeBarePoint(d)
 	x.Pts = tl.BareObjects(d, decodeBarePoint, 8, true)
-	return d.Err()
-}
-
-// Box is the constructor box#55555555 = Box.
-type Box struct {
-	Inner *Item
-	Items []*Item
-	IDs   []int64
-}
-
-// BoxTypeID is the id of box.
-const BoxTypeID uint32 = 0x55555555
-
-// TypeID implements tl.Object.
-func (*Box) TypeID() uint32 { return BoxTypeID }
-
-// TypeName implements tl.Object.
-func (*Box) TypeName() string { return "box" }
-
-func (x *Box) String() string { return tl.Format(x) }
-
-// Encode implements tl.Object.
-func (x *Box) Encode(e *tl.Encoder) error {
-	if x == nil {
-		return e.Fail(tl.ErrNilObject)
+	if fl0&(1<<7) != 0 {
+		x.Peers = tl.Objects(d, DecodePeerClass)
 	}
-	e.PutObject(x.Inner)
-	tl.PutObjects(e, x.Items)
-	e.PutLongs(x.IDs)
-	return e.Err()
-}
-
-// Decode implements tl.Object.
-func (x *Box) Decode(d *tl.Decoder) error {
-	*x = Box{}
-	x.Inner = DecodeItem(d)
-	x.Items = tl.Objects(d, DecodeItem)
-	x.IDs = d.Longs()
 	return d.Err()
-}
-
-// GetItemsRequest is the method getItems#66666666 = Vector<Item>.
-type GetItemsRequest struct {
-	Peer  PeerClass
-	Limit int32
-}
-
-// GetItemsRequestTypeID is the id of getItems.
-const GetItemsRequestTypeID uint32 = 0x66666666
-
-// TypeID implements tl.Object.
-func (*GetItemsRequest) TypeID() uint32 { return GetItemsRequestTypeID }
-
-// TypeName implements tl.Object.
-func (*GetItemsRequest) TypeName() string { return "getItems" }
-
-func (x *GetItemsRequest) String() string { return tl.Format(x) }
-
-// Encode implements tl.Object.
-func (x *GetItemsRequest) Encode(e *tl.Encoder) error {
-	if x == nil {
-		return e.Fail(tl.ErrNilObject)
-	}
-	e.PutObject(x.Peer)
-	e.PutInt(x.Limit)
-	return e.Err()
-}
-
-// Decode implements tl.Object.
-func (x *GetItemsRequest) Decode(d *tl.Decoder) error {
-	*x = GetItemsRequest{}
-	x.Peer = DecodePeerClass(d)
-	x.Limit = d.Int()
-	return d.Err()
-}
-
-// DecodeResult implements tl.Method; the result is a *ItemVector.
-func (*GetItemsRequest) DecodeResult(d *tl.Decoder) (tl.Object, error) {
-	return tl.Result(tl.Boxed(d, &ItemVector{}), d)
 }

@@ -6,6 +6,84 @@ import "github.com/raftgram/raftgram/tl"
 
 var _ = tl.VectorID
 
+// Box is the constructor box#55555555 = Box.
+type Box struct {
+	Inner *Item
+	Items []*Item
+	IDs   []int64
+}
+
+// BoxTypeID is the id of box.
+const BoxTypeID uint32 = 0x55555555
+
+// TypeID implements tl.Object.
+func (*Box) TypeID() uint32 { return BoxTypeID }
+
+// TypeName implements tl.Object.
+func (*Box) TypeName() string { return "box" }
+
+func (x *Box) String() string { return tl.Format(x) }
+
+// Encode implements tl.Object.
+func (x *Box) Encode(e *tl.Encoder) error {
+	if x == nil {
+		return e.Fail(tl.ErrNilObject)
+	}
+	e.PutObject(x.Inner)
+	tl.PutObjects(e, x.Items)
+	e.PutLongs(x.IDs)
+	return e.Err()
+}
+
+// Decode implements tl.Object.
+func (x *Box) Decode(d *tl.Decoder) error {
+	*x = Box{}
+	x.Inner = DecodeItem(d)
+	x.Items = tl.Objects(d, DecodeItem)
+	x.IDs = d.Longs()
+	return d.Err()
+}
+
+// GetItemsRequest is the method getItems#66666666 = Vector<Item>.
+type GetItemsRequest struct {
+	Peer  PeerClass
+	Limit int32
+}
+
+// GetItemsRequestTypeID is the id of getItems.
+const GetItemsRequestTypeID uint32 = 0x66666666
+
+// TypeID implements tl.Object.
+func (*GetItemsRequest) TypeID() uint32 { return GetItemsRequestTypeID }
+
+// TypeName implements tl.Object.
+func (*GetItemsRequest) TypeName() string { return "getItems" }
+
+func (x *GetItemsRequest) String() string { return tl.Format(x) }
+
+// Encode implements tl.Object.
+func (x *GetItemsRequest) Encode(e *tl.Encoder) error {
+	if x == nil {
+		return e.Fail(tl.ErrNilObject)
+	}
+	e.PutObject(x.Peer)
+	e.PutInt(x.Limit)
+	return e.Err()
+}
+
+// Decode implements tl.Object.
+func (x *GetItemsRequest) Decode(d *tl.Decoder) error {
+	*x = GetItemsRequest{}
+	x.Peer = DecodePeerClass(d)
+	x.Limit = d.Int()
+	return d.Err()
+}
+
+// DecodeResult implements tl.Method; the result is a *ItemVector.
+func (*GetItemsRequest) DecodeResult(d *tl.Decoder) (tl.Object, error) {
+	return tl.Result(tl.Boxed(d, &ItemVector{}), d)
+}
+
 // GetIDsRequest is the method getIDs#77777777 = Vector<int>.
 type GetIDsRequest struct {
 }
@@ -74,77 +152,4 @@ func (x *PingRequest) Decode(d *tl.Decoder) error {
 // DecodeResult implements tl.Method; the result is a BoolClass.
 func (*PingRequest) DecodeResult(d *tl.Decoder) (tl.Object, error) {
 	return tl.Result(DecodeBoolClass(d), d)
-}
-
-// InvokeWrappedRequest is the method invokeWrapped#99999999 = X.
-type InvokeWrappedRequest struct {
-	Layer int32
-	Query tl.Object
-}
-
-// InvokeWrappedRequestTypeID is the id of invokeWrapped.
-const InvokeWrappedRequestTypeID uint32 = 0x99999999
-
-// TypeID implements tl.Object.
-func (*InvokeWrappedRequest) TypeID() uint32 { return InvokeWrappedRequestTypeID }
-
-// TypeName implements tl.Object.
-func (*InvokeWrappedRequest) TypeName() string { return "invokeWrapped" }
-
-func (x *InvokeWrappedRequest) String() string { return tl.Format(x) }
-
-// Encode implements tl.Object.
-func (x *InvokeWrappedRequest) Encode(e *tl.Encoder) error {
-	if x == nil {
-		return e.Fail(tl.ErrNilObject)
-	}
-	e.PutInt(x.Layer)
-	e.PutObject(x.Query)
-	return e.Err()
-}
-
-// Decode implements tl.Object.
-func (x *InvokeWrappedRequest) Decode(d *tl.Decoder) error {
-	*x = InvokeWrappedRequest{}
-	x.Layer = d.Int()
-	x.Query = d.Object()
-	return d.Err()
-}
-
-// DecodeResult implements tl.Method: the result is the wrapped query's result.
-func (x *InvokeWrappedRequest) DecodeResult(d *tl.Decoder) (tl.Object, error) {
-	return tl.InnerResult(x.Query, d)
-}
-
-// GetBoxRequest is the method getBox#aaaaaaaa = Box.
-type GetBoxRequest struct {
-}
-
-// GetBoxRequestTypeID is the id of getBox.
-const GetBoxRequestTypeID uint32 = 0xaaaaaaaa
-
-// TypeID implements tl.Object.
-func (*GetBoxRequest) TypeID() uint32 { return GetBoxRequestTypeID }
-
-// TypeName implements tl.Object.
-func (*GetBoxRequest) TypeName() string { return "getBox" }
-
-func (x *GetBoxRequest) String() string { return tl.Format(x) }
-
-// Encode implements tl.Object.
-func (x *GetBoxRequest) Encode(e *tl.Encoder) error {
-	if x == nil {
-		return e.Fail(tl.ErrNilObject)
-	}
-	return e.Err()
-}
-
-// Decode implements tl.Object.
-func (x *GetBoxRequest) Decode(d *tl.Decoder) error {
-	return d.Err()
-}
-
-// DecodeResult implements tl.Method; the result is a *Box.
-func (*GetBoxRequest) DecodeResult(d *tl.Decoder) (tl.Object, error) {
-	return tl.Result(DecodeBox(d), d)
 }

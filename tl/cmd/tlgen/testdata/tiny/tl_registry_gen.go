@@ -20,6 +20,10 @@ func New(id uint32) tl.Object {
 		return &PeerChat{}
 	case 0x31313131: // peerChat, layer 1
 		return &PeerChat{wire: 0x31313131}
+	case PeerNewTypeID:
+		return &PeerNew{}
+	case PeerGoneTypeID:
+		return &PeerGone{}
 	case ItemTypeID:
 		return &Item{}
 	case 0x40404040: // item, layer 1

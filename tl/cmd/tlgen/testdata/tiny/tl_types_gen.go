@@ -49,7 +49,7 @@ func DecodeItem(d *tl.Decoder) *Item {
 	return v
 }
 
-// PeerClass is the abstract type Peer: *PeerUser, *PeerChat.
+// PeerClass is the abstract type Peer: *PeerUser, *PeerChat, *PeerNew, *PeerGone.
 type PeerClass interface {
 	tl.Object
 	String() string
@@ -67,6 +67,10 @@ func DecodePeerClass(d *tl.Decoder) PeerClass {
 	case 0x31313131: // peerChat, layer 1
 		v = &PeerChat{wire: 0x31313131}
 		d.MarkLossy()
+	case PeerNewTypeID:
+		v = &PeerNew{}
+	case PeerGoneTypeID:
+		v = &PeerGone{}
 	default:
 		d.Unknown(id, "Peer")
 		return nil
