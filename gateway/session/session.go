@@ -342,8 +342,10 @@ func (s *Session) message(b *batch, msgID int64, seqNo int32, body []byte, inner
 	content := isContent(id)
 	odd := seqNo&1 == 1
 	// gotd v0.160 sends ping and get_future_salts with even seq_nos; Telegram tolerates that, so the
-	// "odd expected" check (35) is opt-in. An odd seq_no on a non-content message is always refused (34).
-	if !content && odd {
+	// "odd expected" check (35) is opt-in. An odd seq_no on a non-content message is refused (34), except on
+	// msgs_ack: mtcute 0.30.3 numbers every message it writes as content-related, Telegram accepts its acks,
+	// and refusing them made mtcute reset its session in a loop.
+	if !content && odd && id != mt.MsgsAckTypeID {
 		s.badMsg(b, msgID, seqNo, CodeSeqNoEvenExpected)
 		return
 	}
