@@ -5,7 +5,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 FUZZTIME  ?= 10m
 
-.PHONY: run build test unit lint tools generate check-generated bench fuzz bench-cluster jepsen bench-messages
+.PHONY: run build test unit lint tools generate check-generated bench fuzz bench-cluster jepsen bench-messages test-clients
 
 build:
 	$(GO) build -o bin/raftgram ./cmd/raftgram
@@ -53,3 +53,8 @@ jepsen:
 BENCHMSG_FLAGS ?= -pairs 10,100 -duration 20s
 bench-messages:
 	$(GO) run ./cmd/benchmsg $(BENCHMSG_FLAGS)
+
+# Every client library of node/e2e/clients, the old gotd versions (layers 223, 170) included: their first build
+# compiles two more gotd trees (minutes of CPU), which is why make test runs only the npm clients and gotd v0.160.
+test-clients:
+	RAFTGRAM_CLIENTS=all $(GO) test -count=1 -timeout 20m -run TestClients -v ./node/e2e/clients/
