@@ -8,6 +8,7 @@ dur="${1:-10m}"
 targets=(
   "./tl/api FuzzAPIDecode"
   "./tl/api FuzzGzipPacked"
+  "./tl/api FuzzEncodeLayer"
   "./tl/mt FuzzMTDecode"
 )
 for t in "${targets[@]}"; do
