@@ -1,14 +1,11 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -595,19 +592,18 @@ func (e *env) history(ctx context.Context, dev *device, peer *tg.InputPeerUser) 
 // logUnimplemented lists the methods the clients called that no node serves (the admin endpoint
 // /unimplemented of each running node).
 func logUnimplemented(t *testing.T, c *testcluster.Cluster) {
-	hc := &http.Client{Timeout: 5 * time.Second}
-	for _, n := range c.Nodes {
+	for i, n := range c.Nodes {
 		if !n.Running() {
 			continue
 		}
-		resp, err := hc.Get("http://" + n.Admin + "/unimplemented")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		b, err := c.Unimplemented(ctx, i)
+		cancel()
 		if err != nil {
 			t.Logf("%s /unimplemented: %v", n.ID, err)
 			continue
 		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		resp.Body.Close()
-		t.Logf("%s: methods called but not implemented: %s", n.ID, bytes.Join(bytes.Fields(b), nil))
+		t.Logf("%s: methods called but not implemented: %s", n.ID, b)
 	}
 }
 

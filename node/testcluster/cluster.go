@@ -535,3 +535,22 @@ func freePorts(n int) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Unimplemented is node i's admin /unimplemented answer (JSON): the API methods clients called that no handler
+// serves. Tests log it so that the methods real clients need show up.
+func (c *Cluster) Unimplemented(ctx context.Context, i int) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.Nodes[i].Admin+"/unimplemented", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("/unimplemented: %s", resp.Status)
+	}
+	return bytes.Join(bytes.Fields(b), nil), err
+}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -242,19 +240,18 @@ func (e *env) peerHistory(t *testing.T, ctx context.Context, u *tg.InputPeerUser
 
 // logUnimplemented lists the methods the clients called that no node serves.
 func logUnimplemented(t *testing.T, c *testcluster.Cluster) {
-	hc := &http.Client{Timeout: 5 * time.Second}
-	for _, n := range c.Nodes {
+	for i, n := range c.Nodes {
 		if !n.Running() {
 			continue
 		}
-		resp, err := hc.Get("http://" + n.Admin + "/unimplemented")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		b, err := c.Unimplemented(ctx, i)
+		cancel()
 		if err != nil {
 			t.Logf("%s /unimplemented: %v", n.ID, err)
 			continue
 		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		resp.Body.Close()
-		t.Logf("%s: methods called but not implemented: %s", n.ID, strings.Join(strings.Fields(string(b)), " "))
+		t.Logf("%s: methods called but not implemented: %s", n.ID, b)
 	}
 }
 
