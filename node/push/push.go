@@ -163,15 +163,18 @@ func (p *Pusher) Push(_ context.Context, userID, exceptSession int64, u api.Upda
 		return
 	}
 	p.local(userID, exceptSession, u)
-	body, err := tl.Marshal(u)
-	if err != nil {
-		p.o.Log.Error("push: encode", "err", err)
-		return
-	}
-	f := frame(userID, exceptSession, body)
+	var f []byte // encoded once, and only if some peer may hold one of the user's sessions (usually none)
 	for _, peer := range p.peerList() {
 		if peer.Self || !p.mayHave(peer.Addr, userID) {
 			continue
+		}
+		if f == nil {
+			body, err := tl.Marshal(u)
+			if err != nil {
+				p.o.Log.Error("push: encode", "err", err)
+				return
+			}
+			f = frame(userID, exceptSession, body)
 		}
 		q := p.queue(peer.Addr)
 		if q == nil {
