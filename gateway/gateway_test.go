@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/raftgram/raftgram/gateway/internal/testclient"
+	"github.com/raftgram/raftgram/internal/testclient"
 	"github.com/raftgram/raftgram/tl"
 	"github.com/raftgram/raftgram/tl/api"
 	"github.com/raftgram/raftgram/tl/mt"

@@ -15,7 +15,7 @@ import (
 
 	"github.com/raftgram/raftgram/gateway"
 	"github.com/raftgram/raftgram/gateway/crypto"
-	"github.com/raftgram/raftgram/gateway/internal/testclient"
+	"github.com/raftgram/raftgram/internal/testclient"
 	"github.com/raftgram/raftgram/tl"
 	"github.com/raftgram/raftgram/tl/api"
 )

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rsa"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +40,7 @@ type config struct {
 	workers  int
 	shards   int
 	procs    int
+	client   string
 }
 
 func main() {
@@ -51,8 +54,11 @@ func main() {
 	flag.StringVar(&cfg.dir, "dir", "", "parent directory of the started cluster's data (default: a temporary one, removed after)")
 	flag.IntVar(&cfg.workers, "signup-workers", 8, "clients signing up at once")
 	flag.IntVar(&cfg.shards, "shards", 3, "the cluster's number of shards (to tell same-shard from cross-shard pairs)")
+	flag.StringVar(&cfg.client, "client", "gotd", "the benchmark's MTProto client: gotd (github.com/gotd/td) or raw "+
+		"(the project's lean client, internal/testclient: less CPU taken from a cluster on the same machine)")
 	flag.IntVar(&cfg.procs, "node-procs", max(1, runtime.NumCPU()/3), "GOMAXPROCS of each started node: "+
 		"three nodes share this machine, each gets its share of the cores (0: Go's default, all cores each)")
+	cpuProfile := flag.String("cpuprofile", "", "write the benchmark process's CPU profile to this file (where its clients spend)")
 	flag.Parse()
 	for _, p := range strings.Split(*pairs, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
@@ -62,10 +68,25 @@ func main() {
 		}
 		cfg.pairs = append(cfg.pairs, n)
 	}
+	if cfg.client != "gotd" && cfg.client != "raw" {
+		fmt.Fprintf(os.Stderr, "benchmsg: bad -client %q (gotd or raw)\n", cfg.client)
+		os.Exit(2)
+	}
 	if *connect != "" {
 		cfg.connect = strings.Split(*connect, ",")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchmsg: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout, log); err != nil {
@@ -111,8 +132,8 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	if len(cfg.connect) == 0 && cfg.procs > 0 {
 		procs = fmt.Sprintf("GOMAXPROCS=%d per node", cfg.procs)
 	}
-	fmt.Fprintf(out, "raftgram messaging over MTProto: %d nodes, loopback, fsync on, %s; each sender one sendMessage in flight; %v per run\n",
-		len(addrs), procs, cfg.duration)
+	fmt.Fprintf(out, "raftgram messaging over MTProto: %d nodes, loopback, fsync on, %s; %s clients; each sender one sendMessage in flight; %v per run\n",
+		len(addrs), procs, cfg.client, cfg.duration)
 	printTable(out, results)
 	return nil
 }
@@ -165,27 +186,109 @@ func cluster(ctx context.Context, cfg config, log *slog.Logger) ([]string, *rsa.
 	return addrs, pub, closeAll, nil
 }
 
-// pair is a sender and a receiver, each one gotd client, usually on different nodes.
+// client is one signed-up user's MTProto client (gotd or the lean raw one).
+type client interface {
+	// importPeer imports phone as contact number i and returns that user as this one may address it.
+	importPeer(ctx context.Context, phone string, i int) (id, accessHash int64, err error)
+	// sendText sends one message to the user to and waits for its acknowledgement; an rpc_error is an *rpcError.
+	sendText(ctx context.Context, to peerRef, text string, randomID int64) error
+	// listen starts handing the texts of incoming messages to the tracker (a no-op where that already runs).
+	listen()
+	close()
+}
+
+// peerRef is a user as another user may address it.
+type peerRef struct{ id, accessHash int64 }
+
+// rpcError is an rpc_error answer to a send, whatever the client library.
+type rpcError struct {
+	code int
+	err  error
+}
+
+func (e *rpcError) Error() string { return e.err.Error() }
+func (e *rpcError) Unwrap() error { return e.err }
+
+// pair is a sender and a receiver, each one client, usually on different nodes.
 type pair struct {
-	sender, receiver *tgclient.Device
-	peer             *tg.InputPeerUser // the receiver as the sender may address it
-	cross            bool              // the two users' boxes are in different shards
+	sender, receiver client
+	peer             peerRef // the receiver as the sender may address it
+	cross            bool    // the two users' boxes are in different shards
 }
 
 func (p *pair) close() {
-	for _, d := range []*tgclient.Device{p.sender, p.receiver} {
-		if d != nil {
-			_ = d.Close()
+	for _, c := range []client{p.sender, p.receiver} {
+		if c != nil {
+			c.close()
 		}
 	}
 }
 
 // member is one signed-up user with its client.
 type member struct {
-	d     *tgclient.Device
+	c     client
 	id    int64
 	phone string
 	shard uint32
+}
+
+// gotdClient is a gotd/td client (-client gotd, the default).
+type gotdClient struct{ d *tgclient.Device }
+
+func (g gotdClient) importPeer(ctx context.Context, phone string, i int) (int64, int64, error) {
+	res, err := g.d.API.ContactsImportContacts(ctx, []tg.InputPhoneContact{{ClientID: int64(i), Phone: phone,
+		FirstName: "Bench", LastName: strconv.Itoa(i)}})
+	if err != nil {
+		return 0, 0, fmt.Errorf("contacts.importContacts: %w", err)
+	}
+	if len(res.Imported) != 1 {
+		return 0, 0, errors.New("contacts.importContacts: the contact was not imported")
+	}
+	for _, u := range res.Users {
+		if u, ok := u.(*tg.User); ok && u.ID == res.Imported[0].UserID {
+			h, _ := u.GetAccessHash()
+			return u.ID, h, nil
+		}
+	}
+	return 0, 0, errors.New("contacts.importContacts: the imported user is not in the answer")
+}
+
+func (g gotdClient) sendText(ctx context.Context, to peerRef, text string, randomID int64) error {
+	_, err := g.d.API.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerUser{
+		UserID: to.id, AccessHash: to.accessHash}, Message: text, RandomID: randomID})
+	if rpc, ok := tgerr.As(err); ok {
+		return &rpcError{code: rpc.Code, err: err}
+	}
+	return err
+}
+
+func (g gotdClient) listen() {}
+func (g gotdClient) close()  { _ = g.d.Close() }
+
+// startClient starts user k's client on addr and signs it up.
+func startClient(ctx context.Context, cfg config, addr string, pub *rsa.PublicKey, tr *tracker, phone string, k int) (client, int64, error) {
+	if cfg.client == "raw" {
+		c, err := dialRaw(ctx, addr, pub, tr)
+		if err != nil {
+			return nil, 0, err
+		}
+		id, err := c.login(ctx, phone, cfg.code, "Bench", strconv.Itoa(k))
+		if err != nil {
+			c.close()
+			return nil, 0, fmt.Errorf("user %d: %w", k, err)
+		}
+		return c, id, nil
+	}
+	d, err := tgclient.Start(ctx, tgclient.Options{Addr: addr, PublicKey: pub, OnUpdates: tr.onPush})
+	if err != nil {
+		return nil, 0, err
+	}
+	u, err := d.Login(ctx, phone, cfg.code, "Bench", strconv.Itoa(k))
+	if err != nil {
+		_ = d.Close()
+		return nil, 0, fmt.Errorf("user %d: %w", k, err)
+	}
+	return gotdClient{d}, u.ID, nil
 }
 
 // signUp signs up 2n users (phones unique to this process's start time, so runs against one cluster do not
@@ -202,20 +305,13 @@ func signUp(ctx context.Context, cfg config, addrs []string, pub *rsa.PublicKey,
 		go func() {
 			defer wg.Done()
 			for k := range jobs {
-				d, err := tgclient.Start(ctx, tgclient.Options{Addr: addrs[k%len(addrs)], PublicKey: pub,
-					OnUpdates: tr.onPush})
+				ph := fmt.Sprintf("1888%05d%04d", base, k)
+				c, id, err := startClient(ctx, cfg, addrs[k%len(addrs)], pub, tr, ph, k)
 				if err != nil {
 					errs <- err
 					continue
 				}
-				ph := fmt.Sprintf("1888%05d%04d", base, k)
-				u, err := d.Login(ctx, ph, cfg.code, "Bench", strconv.Itoa(k))
-				if err != nil {
-					_ = d.Close()
-					errs <- fmt.Errorf("user %d: %w", k, err)
-					continue
-				}
-				members[k] = &member{d: d, id: u.ID, phone: ph, shard: shard.Of(u.ID, cfg.shards)}
+				members[k] = &member{c: c, id: id, phone: ph, shard: shard.Of(id, cfg.shards)}
 			}
 		}()
 	}
@@ -232,29 +328,24 @@ func signUp(ctx context.Context, cfg config, addrs []string, pub *rsa.PublicKey,
 	if err := <-errs; err != nil {
 		for _, m := range members {
 			if m != nil {
-				_ = m.d.Close()
+				m.c.close()
 			}
 		}
 		return nil, err
 	}
 	for i, pm := range pairUp(members, n) {
 		s, r := pm[0], pm[1]
-		p := &pair{sender: s.d, receiver: r.d, cross: s.shard != r.shard}
+		p := &pair{sender: s.c, receiver: r.c, cross: s.shard != r.shard}
 		pairs = append(pairs, p)
-		res, err := s.d.API.ContactsImportContacts(ctx, []tg.InputPhoneContact{{ClientID: int64(i), Phone: r.phone,
-			FirstName: "Bench", LastName: strconv.Itoa(i)}})
+		id, h, err := s.c.importPeer(ctx, r.phone, i)
 		if err != nil {
-			return pairs, fmt.Errorf("pair %d: contacts.importContacts: %w", i, err)
+			return pairs, fmt.Errorf("pair %d: %w", i, err)
 		}
-		for _, u := range res.Users {
-			if u, ok := u.(*tg.User); ok && u.ID == r.id {
-				h, _ := u.GetAccessHash()
-				p.peer = &tg.InputPeerUser{UserID: u.ID, AccessHash: h}
-			}
+		if id != r.id {
+			return pairs, fmt.Errorf("pair %d: imported user %d, want %d", i, id, r.id)
 		}
-		if p.peer == nil {
-			return pairs, fmt.Errorf("pair %d: the receiver is not in importContacts' answer", i)
-		}
+		p.peer = peerRef{id: id, accessHash: h}
+		r.c.listen()
 	}
 	return pairs, nil
 }
@@ -319,16 +410,28 @@ func (t *tracker) sending(text string, at time.Time, cross bool) {
 	t.mu.Unlock()
 }
 
+// onPush is gotd's update handler.
 func (t *tracker) onPush(u tg.UpdatesClass) {
+	var texts []string
+	for _, e := range tgclient.Events(u) {
+		if e.Msg != nil && !e.Msg.Out {
+			texts = append(texts, e.Msg.Text)
+		}
+	}
+	t.received(texts...)
+}
+
+// received records the push of incoming messages with these texts.
+func (t *tracker) received(texts ...string) {
+	if len(texts) == 0 {
+		return
+	}
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, e := range tgclient.Events(u) {
-		if e.Msg == nil || e.Msg.Out {
-			continue
-		}
-		if s, ok := t.sent[e.Msg.Text]; ok && !t.pushed[e.Msg.Text] {
-			t.pushed[e.Msg.Text] = true
+	for _, text := range texts {
+		if s, ok := t.sent[text]; ok && !t.pushed[text] {
+			t.pushed[text] = true
 			k := 0
 			if s.cross {
 				k = 1
@@ -363,10 +466,10 @@ func measure(ctx context.Context, cfg config, pairs []*pair, tr *tracker, round 
 				t0 := time.Now()
 				tr.sending(text, t0, p.cross)
 				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				_, err := p.sender.API.MessagesSendMessage(cctx, &tg.MessagesSendMessageRequest{Peer: p.peer,
-					Message: text, RandomID: rand.Int64()})
+				err := p.sender.sendText(cctx, p.peer, text, rand.Int64())
 				cancel()
-				if rpcErr, ok := tgerr.As(err); ok && rpcErr.Code >= 400 && rpcErr.Code < 500 && rpcErr.Code != 420 {
+				var rpcErr *rpcError
+				if errors.As(err, &rpcErr) && rpcErr.code >= 400 && rpcErr.code < 500 && rpcErr.code != 420 {
 					abort(fmt.Errorf("pair %d: sendMessage: %w", i, err))
 					break
 				}

@@ -20,7 +20,7 @@ type result struct {
 	// push latencies split by whether the pair's users are on one shard or two (relayed between shards)
 	pushSame, pushCross []time.Duration
 	crossPairs          int
-	clientCPU           time.Duration // CPU the benchmark process (its gotd clients) used during the run
+	clientCPU           time.Duration // CPU the benchmark process (its clients) used during the run
 	load                string        // 1-minute load average at the end of the run
 }
 
@@ -57,7 +57,7 @@ func printTable(w io.Writer, rs []result) {
 		}
 		fmt.Fprintf(w, "%6d %13.2fc %14s\n", r.pairs, cores, r.load)
 	}
-	fmt.Fprintf(w, "(client CPU: cores the benchmark's own gotd clients kept busy on this %d-core machine)\n",
+	fmt.Fprintf(w, "(client CPU: cores the benchmark's own clients kept busy on this %d-core machine)\n",
 		runtime.NumCPU())
 	fmt.Fprintf(w, "\n%6s %14s %10s %10s %16s %10s %10s\n", "pairs", "same-shard", "push p50", "push p99",
 		"cross-shard", "push p50", "push p99")

@@ -1,6 +1,7 @@
 package testclient
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -15,6 +16,7 @@ import (
 // Conn is a client connection using the intermediate transport.
 type Conn struct {
 	c     net.Conn
+	r     *bufio.Reader // frames are read through it: one read syscall for a header and its body
 	msgID int64
 }
 
@@ -29,7 +31,7 @@ func Dial(ctx context.Context, addr string) (*Conn, error) {
 		c.Close()
 		return nil, err
 	}
-	return &Conn{c: c}, nil
+	return &Conn{c: c, r: bufio.NewReader(c)}, nil
 }
 
 // Close closes the socket.
@@ -68,7 +70,7 @@ func (q *QuickAck) Error() string { return fmt.Sprintf("quick ack %#x", q.Token)
 // ReadFrame reads one frame; a quick ack or a transport error comes back as *QuickAck / *TransportError.
 func (c *Conn) ReadFrame() ([]byte, error) {
 	var h [4]byte
-	if _, err := io.ReadFull(c.c, h[:]); err != nil {
+	if _, err := io.ReadFull(c.r, h[:]); err != nil {
 		return nil, err
 	}
 	n := binary.LittleEndian.Uint32(h[:])
@@ -79,7 +81,7 @@ func (c *Conn) ReadFrame() ([]byte, error) {
 		return nil, errors.New("frame too large")
 	}
 	b := make([]byte, n)
-	if _, err := io.ReadFull(c.c, b); err != nil {
+	if _, err := io.ReadFull(c.r, b); err != nil {
 		return nil, err
 	}
 	if n == 4 {

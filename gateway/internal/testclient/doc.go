@@ -1,5 +1,0 @@
-// Package testclient is the project's own small MTProto client, for tests and benchmarks of the gateway: the
-// client side of the key exchange (which trusts the standard DH prime instead of re-checking it every time,
-// unlike gotd), an intermediate-transport TCP connection, and an encrypted session that can also send
-// deliberately broken frames. It is test support: it panics on nothing, but it checks only what tests need.
-package testclient
