@@ -60,6 +60,9 @@ func newSendBench() (*sendBench, error) {
 	if mb, err := strconv.Atoi(os.Getenv("BENCH_CACHE_MB")); err == nil { // tuning experiments
 		opts.CacheBytes = int64(mb) << 20
 	}
+	if mb, err := strconv.Atoi(os.Getenv("BENCH_MEMTABLE_MB")); err == nil { // tuning experiments
+		opts.MemTableBytes = uint64(mb) << 20
+	}
 	st, err := fsm.Open(dir, opts)
 	if err != nil {
 		return nil, err
