@@ -53,7 +53,8 @@ func main() {
 	flag.StringVar(&cfg.code, "code", "22222", "the login code the cluster accepts (its --dev-code)")
 	flag.StringVar(&cfg.dir, "dir", "", "parent directory of the started cluster's data (default: a temporary one, removed after)")
 	flag.IntVar(&cfg.workers, "signup-workers", 8, "clients signing up at once")
-	flag.IntVar(&cfg.shards, "shards", 3, "the cluster's number of shards (to tell same-shard from cross-shard pairs)")
+	flag.IntVar(&cfg.shards, "shards", 3, "the started cluster's number of shards (init --shards); with -connect, the "+
+		"running cluster's (to tell same-shard from cross-shard pairs)")
 	flag.StringVar(&cfg.client, "client", "gotd", "the benchmark's MTProto client: gotd (github.com/gotd/td) or raw "+
 		"(the project's lean client, internal/testclient: less CPU taken from a cluster on the same machine)")
 	flag.IntVar(&cfg.procs, "node-procs", max(1, runtime.NumCPU()/3), "GOMAXPROCS of each started node: "+
@@ -67,6 +68,10 @@ func main() {
 			os.Exit(2)
 		}
 		cfg.pairs = append(cfg.pairs, n)
+	}
+	if cfg.shards < 1 {
+		fmt.Fprintf(os.Stderr, "benchmsg: bad -shards %d\n", cfg.shards)
+		os.Exit(2)
 	}
 	if cfg.client != "gotd" && cfg.client != "raw" {
 		fmt.Fprintf(os.Stderr, "benchmsg: bad -client %q (gotd or raw)\n", cfg.client)
@@ -132,8 +137,8 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	if len(cfg.connect) == 0 && cfg.procs > 0 {
 		procs = fmt.Sprintf("GOMAXPROCS=%d per node", cfg.procs)
 	}
-	fmt.Fprintf(out, "raftgram messaging over MTProto: %d nodes, loopback, fsync on, %s; %s clients; each sender one sendMessage in flight; %v per run\n",
-		len(addrs), procs, cfg.client, cfg.duration)
+	fmt.Fprintf(out, "raftgram messaging over MTProto: %d nodes, %d shards, loopback, fsync on, %s; %s clients; each sender one sendMessage in flight; %v per run\n",
+		len(addrs), cfg.shards, procs, cfg.client, cfg.duration)
 	printTable(out, results)
 	return nil
 }
@@ -162,7 +167,7 @@ func cluster(ctx context.Context, cfg config, log *slog.Logger) ([]string, *rsa.
 	if cfg.procs > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(cfg.procs))
 	}
-	c, err := testcluster.Start(sctx, testcluster.Options{Client: true, DevCode: cfg.code, Shards: 3, Dir: dir, Env: env})
+	c, err := testcluster.Start(sctx, testcluster.Options{Client: true, DevCode: cfg.code, Shards: cfg.shards, Dir: dir, Env: env})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("start cluster (logs in %s): %w", dir, err)
 	}
