@@ -2,7 +2,9 @@ package help
 
 import (
 	"context"
+	"crypto/rand"
 
+	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
 	"github.com/raftgram/raftgram/node/handler"
 	"github.com/raftgram/raftgram/tl"
 	"github.com/raftgram/raftgram/tl/api"
@@ -41,6 +43,9 @@ func (h *Domain) registerAccount(r *handler.Router) {
 		// Privacy rules are not stored yet: everything is visible to everybody, which is what this answers.
 		return &api.AccountPrivacyRules{Rules: []api.PrivacyRuleClass{&api.PrivacyValueAllowAll{}},
 			Chats: []api.ChatClass{}, Users: []api.UserClass{}}, nil
+	})
+	signedIn(r, func(context.Context, *handler.Call, *api.AccountGetPasswordRequest) (tl.Object, error) {
+		return noPassword(), nil
 	})
 	signedIn(r, func(context.Context, *handler.Call, *api.AccountGetContentSettingsRequest) (tl.Object, error) {
 		return &api.AccountContentSettings{}, nil
@@ -93,4 +98,18 @@ func (h *Domain) registerAccount(r *handler.Router) {
 	signedIn(r, func(_ context.Context, _ *handler.Call, req *api.AccountGetChannelDefaultEmojiStatusesRequest) (tl.Object, error) {
 		return emojiStatuses(req.Hash), nil
 	})
+}
+
+// noPassword is account.getPassword's answer for an account without a cloud password, which is every account
+// (two-step verification is not implemented): the parameters a client would set one with, fresh salts each time
+// as Telegram sends them (the client appends its own random bytes to salt1), Telegram's 2048-bit prime with g = 3.
+func noPassword() *api.AccountPassword {
+	b := make([]byte, 8+16+8+32)
+	_, _ = rand.Read(b) // never fails (crypto/rand crashes the program instead)
+	return &api.AccountPassword{
+		NewAlgo: &api.PasswordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow{Salt1: b[:8],
+			Salt2: b[8:24], G: 3, P: gwcrypto.DHPrimeBytes()},
+		NewSecureAlgo: &api.SecurePasswordKdfAlgoPBKDF2HMACSHA512iter100000{Salt: b[24:32]},
+		SecureRandom:  b[32:],
+	}
 }

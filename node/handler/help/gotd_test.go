@@ -1,6 +1,7 @@
 package help_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
+	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
 	"github.com/raftgram/raftgram/node"
 	"github.com/raftgram/raftgram/node/handler"
 	"github.com/raftgram/raftgram/node/handler/help"
@@ -222,6 +224,14 @@ func userCalls(ctx context.Context, t *testing.T, c *tg.Client) {
 		&tg.InputPrivacyKeyStatusTimestamp{})); p != nil {
 		if len(p.Rules) != 1 || p.Rules[0].TypeID() != tg.PrivacyValueAllowAllTypeID {
 			t.Errorf("privacy: %+v", p)
+		}
+	}
+	if p := must[*tg.AccountPassword](t, "account.getPassword")(c.AccountGetPassword(ctx)); p != nil {
+		algo, ok := p.NewAlgo.(*tg.PasswordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow)
+		_, secure := p.NewSecureAlgo.(*tg.SecurePasswordKdfAlgoPBKDF2HMACSHA512iter100000)
+		if p.HasPassword || !ok || !secure || algo.G != 3 || !bytes.Equal(algo.P, gwcrypto.DHPrimeBytes()) ||
+			len(algo.Salt1) != 8 || len(algo.Salt2) != 16 || len(p.SecureRandom) != 32 {
+			t.Errorf("account.getPassword: %+v", p)
 		}
 	}
 	must[*tg.AccountContentSettings](t, "account.getContentSettings")(c.AccountGetContentSettings(ctx))
