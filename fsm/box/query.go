@@ -647,3 +647,42 @@ func DecodeOutbox(b []byte) ([]Pending, error) {
 	}
 	return out, r.end()
 }
+
+// UnreadMarksReq asks for a user's dialogs marked unread (messages.getDialogUnreadMarks).
+type UnreadMarksReq struct{ User int64 }
+
+// Encode encodes the request.
+func (q UnreadMarksReq) Encode() []byte { var w wbuf; w.i64(q.User); return w.b }
+
+// QueryUnreadMarks answers UnreadMarksReq: the dialogs (peer only) whose unread mark is set, in peer order,
+// from at most searchScanCap dialog records.
+func QueryUnreadMarks(r fsm.Reader, p []byte) ([]byte, error) {
+	rb := rbuf{b: p}
+	q := UnreadMarksReq{User: rb.i64()}
+	if err := rb.end(); err != nil {
+		return nil, err
+	}
+	var v View
+	prefix := key(kDialog, uint64(q.User))
+	seen := 0
+	var serr error
+	if err := r.Scan(prefix, next(prefix), func(_, val []byte) bool {
+		var d Dialog
+		dr := rbuf{b: val}
+		d.decode(&dr)
+		if serr = dr.end(); serr != nil {
+			return false
+		}
+		if d.UnreadMark {
+			v.Dialogs = append(v.Dialogs, Dialog{Peer: d.Peer})
+		}
+		seen++
+		return seen < searchScanCap
+	}); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, serr
+	}
+	return v.encode(), nil
+}

@@ -22,12 +22,13 @@ import (
 
 // Node query types (100..199 belong to this domain).
 const (
-	QueryState      node.QueryType = 100
-	QueryDifference node.QueryType = 101
-	QueryHistory    node.QueryType = 102
-	QueryMessages   node.QueryType = 103
-	QueryDialogs    node.QueryType = 104
-	QueryOutbox     node.QueryType = 105
+	QueryState       node.QueryType = 100
+	QueryDifference  node.QueryType = 101
+	QueryHistory     node.QueryType = 102
+	QueryMessages    node.QueryType = 103
+	QueryDialogs     node.QueryType = 104
+	QueryOutbox      node.QueryType = 105
+	QueryUnreadMarks node.QueryType = 106
 )
 
 // RPCPush is the internal RPC method of the Pusher (70..79 belong to this domain).
@@ -86,6 +87,7 @@ func (m *Domain) Extension() node.Extension {
 		Queries: map[node.QueryType]node.QueryFunc{
 			QueryState: q(box.QueryState), QueryDifference: q(box.QueryDifference), QueryHistory: q(box.QueryHistory),
 			QueryMessages: q(box.QueryMessages), QueryDialogs: q(box.QueryDialogs), QueryOutbox: q(box.QueryOutbox),
+			QueryUnreadMarks: q(box.QueryUnreadMarks),
 		},
 		RPC: map[byte]rpc.HandlerFunc{RPCPush: m.pusher.Handle, RPCPresence: m.pusher.HandlePresence},
 	}
@@ -109,6 +111,7 @@ func (m *Domain) Register(r *handler.Router) {
 	handler.Handle(r, m.getDialogs)
 	handler.Handle(r, m.getPeerDialogs)
 	handler.Handle(r, m.getPinnedDialogs)
+	handler.Handle(r, m.getDialogUnreadMarks)
 	handler.Handle(r, m.getState)
 	handler.Handle(r, m.getDifference)
 }

@@ -82,6 +82,14 @@ func TestDialogFeatures(t *testing.T) {
 		Peer: &tg.InputDialogPeer{Peer: c.peer(b, a)}}); err != nil {
 		t.Fatal(err)
 	}
+	if marks, err := b1.api.MessagesGetDialogUnreadMarks(b1.ctx(), &tg.MessagesGetDialogUnreadMarksRequest{}); err != nil ||
+		len(marks) != 1 || marks[0].(*tg.DialogPeer).Peer.(*tg.PeerUser).UserID != a {
+		t.Fatalf("getDialogUnreadMarks of B: %+v %v", marks, err)
+	}
+	if marks, err := a1.api.MessagesGetDialogUnreadMarks(ctx(), &tg.MessagesGetDialogUnreadMarksRequest{}); err != nil ||
+		len(marks) != 0 {
+		t.Fatalf("getDialogUnreadMarks of A: %+v %v", marks, err)
+	}
 	pd, err := b1.api.MessagesGetPeerDialogs(b1.ctx(), []tg.InputDialogPeerClass{&tg.InputDialogPeer{Peer: c.peer(b, a)}})
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +102,14 @@ func TestDialogFeatures(t *testing.T) {
 	pinned, err := b1.api.MessagesGetPinnedDialogs(b1.ctx(), 0)
 	if err != nil || len(pinned.Dialogs) != 1 || !pinned.Dialogs[0].(*tg.Dialog).Pinned {
 		t.Fatalf("pinned dialogs: %+v %v", pinned, err)
+	}
+	if _, err := b1.api.MessagesMarkDialogUnread(b1.ctx(), &tg.MessagesMarkDialogUnreadRequest{Unread: false,
+		Peer: &tg.InputDialogPeer{Peer: c.peer(b, a)}}); err != nil {
+		t.Fatal(err)
+	}
+	if marks, err := b1.api.MessagesGetDialogUnreadMarks(b1.ctx(), &tg.MessagesGetDialogUnreadMarksRequest{}); err != nil ||
+		len(marks) != 0 {
+		t.Fatalf("getDialogUnreadMarks after unmarking: %+v %v", marks, err)
 	}
 	if _, err := a1.api.MessagesSetTyping(ctx(), &tg.MessagesSetTypingRequest{Peer: c.peer(a, b),
 		Action: &tg.SendMessageTypingAction{}}); err != nil {

@@ -168,6 +168,23 @@ func (m *Domain) getPinnedDialogs(ctx context.Context, c *handler.Call, req *api
 		State: m.state(&v.Meta)}, nil
 }
 
+// getDialogUnreadMarks lists the dialogs marked unread (messages.markDialogUnread). Forum topics (parent_peer)
+// do not exist here: none of them is marked.
+func (m *Domain) getDialogUnreadMarks(ctx context.Context, c *handler.Call, req *api.MessagesGetDialogUnreadMarksRequest) (tl.Object, error) {
+	out := &api.DialogPeerClassVector{Elems: []api.DialogPeerClass{}}
+	if req.ParentPeer != nil {
+		return out, nil
+	}
+	v, err := m.view(ctx, c.UserID, QueryUnreadMarks, box.UnreadMarksReq{User: c.UserID}.Encode())
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range v.Dialogs {
+		out.Elems = append(out.Elems, &api.DialogPeer{Peer: peerUser(d.Peer)})
+	}
+	return out, nil
+}
+
 func (m *Domain) state(meta *box.Meta) *api.UpdatesState {
 	return &api.UpdatesState{Pts: meta.Pts, Date: m.now(), Seq: 0}
 }
