@@ -221,6 +221,37 @@ func crossShard(ctx context.Context, t *testing.T, e *env, a, b, c *tg.Client, u
 		t.Errorf("getUsers with a forged hash: %v %v", got, err)
 	}
 
+	// The chat action bar: C (no contacts) is offered to add or block A; A has B as a contact: no bar.
+	rp, err := c.ContactsResolvePhone(ctx, ua.Phone)
+	if err != nil {
+		t.Fatalf("C resolves A's phone: %v", err)
+	}
+	aForC := rp.Users[0].(*tg.User)
+	ps, err := c.MessagesGetPeerSettings(ctx, &tg.InputPeerUser{UserID: ua.ID, AccessHash: aForC.AccessHash})
+	if err != nil || !ps.Settings.AddContact || !ps.Settings.BlockContact || len(ps.Users) != 1 {
+		t.Errorf("C's peer settings for A: %+v %v", ps, err)
+	}
+	if full, err := c.UsersGetFullUser(ctx, &tg.InputUser{UserID: ua.ID, AccessHash: aForC.AccessHash}); err != nil ||
+		!full.FullUser.Settings.AddContact {
+		t.Errorf("C's full user A: %+v %v", full, err)
+	}
+	for _, p := range []tg.InputPeerClass{&tg.InputPeerUser{UserID: ub.ID, AccessHash: hashOf[ub.ID]}, &tg.InputPeerSelf{}} {
+		if ps, err := a.MessagesGetPeerSettings(ctx, p); err != nil || ps.Settings.AddContact || ps.Settings.BlockContact {
+			t.Errorf("A's peer settings for %v: %+v %v", p, ps, err)
+		}
+	}
+	if _, err := c.MessagesGetPeerSettings(ctx, &tg.InputPeerUser{UserID: ua.ID, AccessHash: 1}); !tgerr.Is(err, "PEER_ID_INVALID") {
+		t.Errorf("peer settings with a forged hash: %v", err)
+	}
+	if ph, err := c.PhotosGetUserPhotos(ctx, &tg.PhotosGetUserPhotosRequest{UserID: &tg.InputUser{UserID: ua.ID,
+		AccessHash: aForC.AccessHash}, Limit: 10}); err != nil || len(ph.GetPhotos()) != 0 {
+		t.Errorf("getUserPhotos: %+v %v", ph, err)
+	}
+	if _, err := c.PhotosGetUserPhotos(ctx, &tg.PhotosGetUserPhotosRequest{UserID: &tg.InputUser{UserID: ua.ID,
+		AccessHash: 1}, Limit: 10}); !tgerr.Is(err, "USER_ID_INVALID") {
+		t.Errorf("getUserPhotos with a forged hash: %v", err)
+	}
+
 	// Concurrent claims of one username: one winner.
 	const name = "shared_name"
 	var wg sync.WaitGroup

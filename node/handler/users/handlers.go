@@ -53,6 +53,8 @@ func (h *Handlers) Register(r *handler.Router) {
 	handler.Handle(r, h.block)
 	handler.Handle(r, h.unblock)
 	handler.Handle(r, h.getBlocked)
+	handler.Handle(r, h.getPeerSettings)
+	handler.Handle(r, h.getUserPhotos)
 }
 
 // Close waits for background pushes.
@@ -148,6 +150,7 @@ func (h *Handlers) getFullUser(ctx context.Context, c *handler.Call, req *api.Us
 		full.About = ptr(e.User.About)
 	}
 	full.Blocked = e.Rel.Blocked
+	full.Settings = peerSettings(c.UserID, e)
 	return &api.UsersUserFull{FullUser: full, Chats: []api.ChatClass{},
 		Users: []api.UserClass{h.dir.APIUser(c.UserID, e, h.store.Now())}}, nil
 }
