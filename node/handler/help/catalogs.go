@@ -8,8 +8,8 @@ import (
 	"github.com/raftgram/raftgram/tl/api"
 )
 
-// The server has no stickers, custom emoji, reactions, effects or attachment-menu bots yet: every catalog is
-// valid and empty, or "not modified" for a client that already holds the empty one.
+// The server has no stickers, custom emoji, reactions, effects, attachment-menu bots or stories yet: every
+// catalog is valid and empty, or "not modified" for a client that already holds the empty one.
 
 func allStickers(hash int64) tl.Object {
 	if notModified(hash) {
@@ -46,7 +46,17 @@ func emojiKeywords(code string, from int32) tl.Object {
 		Keywords: []api.EmojiKeywordClass{}}
 }
 
+// noStoriesState is the stories.getAllStories state of a server without stories: it never changes.
+const noStoriesState = "0"
+
 func (h *Domain) registerCatalogs(r *handler.Router) {
+	signedIn(r, func(_ context.Context, _ *handler.Call, req *api.StoriesGetAllStoriesRequest) (tl.Object, error) {
+		if req.State != nil && *req.State == noStoriesState {
+			return &api.StoriesAllStoriesNotModified{State: noStoriesState, StealthMode: &api.StoriesStealthMode{}}, nil
+		}
+		return &api.StoriesAllStories{State: noStoriesState, PeerStories: []*api.PeerStories{},
+			Chats: []api.ChatClass{}, Users: []api.UserClass{}, StealthMode: &api.StoriesStealthMode{}}, nil
+	})
 	signedIn(r, func(_ context.Context, _ *handler.Call, req *api.MessagesGetAvailableReactionsRequest) (tl.Object, error) {
 		if notModified(int64(req.Hash)) {
 			return &api.MessagesAvailableReactionsNotModified{}, nil

@@ -234,6 +234,13 @@ func userCalls(ctx context.Context, t *testing.T, c *tg.Client) {
 			t.Errorf("account.getPassword: %+v", p)
 		}
 	}
+	if all, ok := must[tg.StoriesAllStoriesClass](t, "stories.getAllStories")(c.StoriesGetAllStories(ctx,
+		&tg.StoriesGetAllStoriesRequest{})).(*tg.StoriesAllStories); !ok || all.Count != 0 || len(all.PeerStories) != 0 {
+		t.Errorf("stories.getAllStories: %+v", all)
+	} else if _, ok := must[tg.StoriesAllStoriesClass](t, "stories.getAllStories(state)")(c.StoriesGetAllStories(ctx,
+		&tg.StoriesGetAllStoriesRequest{State: all.State})).(*tg.StoriesAllStoriesNotModified); !ok {
+		t.Errorf("stories.getAllStories with its own state is not 'not modified'")
+	}
 	must[*tg.AccountContentSettings](t, "account.getContentSettings")(c.AccountGetContentSettings(ctx))
 	must[*tg.GlobalPrivacySettings](t, "account.getGlobalPrivacySettings")(c.AccountGetGlobalPrivacySettings(ctx))
 	must[*tg.AccountAutoDownloadSettings](t, "account.getAutoDownloadSettings")(c.AccountGetAutoDownloadSettings(ctx))

@@ -112,6 +112,7 @@ func (m *Domain) Register(r *handler.Router) {
 	handler.Handle(r, m.getPeerDialogs)
 	handler.Handle(r, m.getPinnedDialogs)
 	handler.Handle(r, m.getDialogUnreadMarks)
+	handler.Handle(r, m.getScheduledHistory)
 	handler.Handle(r, m.getState)
 	handler.Handle(r, m.getDifference)
 }

@@ -86,6 +86,11 @@ func TestDialogFeatures(t *testing.T) {
 		len(marks) != 1 || marks[0].(*tg.DialogPeer).Peer.(*tg.PeerUser).UserID != a {
 		t.Fatalf("getDialogUnreadMarks of B: %+v %v", marks, err)
 	}
+	if sh, err := b1.api.MessagesGetScheduledHistory(b1.ctx(), &tg.MessagesGetScheduledHistoryRequest{Peer: c.peer(b, a)}); err != nil {
+		t.Fatalf("getScheduledHistory: %v", err)
+	} else if mm, ok := sh.(*tg.MessagesMessages); !ok || len(mm.Messages) != 0 {
+		t.Fatalf("getScheduledHistory: %+v", sh)
+	}
 	if marks, err := a1.api.MessagesGetDialogUnreadMarks(ctx(), &tg.MessagesGetDialogUnreadMarksRequest{}); err != nil ||
 		len(marks) != 0 {
 		t.Fatalf("getDialogUnreadMarks of A: %+v %v", marks, err)

@@ -185,6 +185,16 @@ func (m *Domain) getDialogUnreadMarks(ctx context.Context, c *handler.Call, req 
 	return out, nil
 }
 
+// getScheduledHistory answers messages.getScheduledHistory (clients ask when they open a chat): scheduled
+// messages are not supported, so no chat has any.
+func (m *Domain) getScheduledHistory(_ context.Context, c *handler.Call, req *api.MessagesGetScheduledHistoryRequest) (tl.Object, error) {
+	if _, err := m.access.InputPeer(c.UserID, req.Peer); err != nil {
+		return nil, err
+	}
+	return &api.MessagesMessages{Messages: []api.MessageClass{}, Chats: []api.ChatClass{}, Users: []api.UserClass{},
+		Topics: []api.ForumTopicClass{}}, nil
+}
+
 func (m *Domain) state(meta *box.Meta) *api.UpdatesState {
 	return &api.UpdatesState{Pts: meta.Pts, Date: m.now(), Seq: 0}
 }
