@@ -138,13 +138,9 @@ func (h *Handlers) getFullUser(ctx context.Context, c *handler.Call, req *api.Us
 		return &api.UsersUserFull{FullUser: full, Chats: []api.ChatClass{},
 			Users: []api.UserClass{ServiceUser(h.access, c.UserID)}}, nil
 	}
-	m, err := h.dir.Lookup(ctx, c.UserID, []int64{id})
+	e, err := h.lookupOne(ctx, c.UserID, id, handler.ErrUserInvalid)
 	if err != nil {
 		return nil, err
-	}
-	e := m[id]
-	if e == nil {
-		return nil, handler.ErrUserInvalid
 	}
 	if e.User.About != "" {
 		full.About = ptr(e.User.About)

@@ -22,6 +22,18 @@ func peerSettings(viewer int64, e *Entry) *api.PeerSettings {
 	return s
 }
 
+// lookupOne is the entry of user id as viewer sees it, or missing when there is no such user.
+func (h *Handlers) lookupOne(ctx context.Context, viewer, id int64, missing error) (*Entry, error) {
+	m, err := h.dir.Lookup(ctx, viewer, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	if e := m[id]; e != nil {
+		return e, nil
+	}
+	return nil, missing
+}
+
 // getPeerSettings answers messages.getPeerSettings (every chat a client opens) from the viewer's relation to
 // the peer.
 func (h *Handlers) getPeerSettings(ctx context.Context, c *handler.Call, req *api.MessagesGetPeerSettingsRequest) (tl.Object, error) {
@@ -34,13 +46,9 @@ func (h *Handlers) getPeerSettings(ctx context.Context, c *handler.Call, req *ap
 		out.Users = append(out.Users, ServiceUser(h.access, c.UserID))
 		return out, nil
 	}
-	m, err := h.dir.Lookup(ctx, c.UserID, []int64{id})
+	e, err := h.lookupOne(ctx, c.UserID, id, handler.ErrPeerInvalid)
 	if err != nil {
 		return nil, err
-	}
-	e := m[id]
-	if e == nil {
-		return nil, handler.ErrPeerInvalid
 	}
 	out.Settings = peerSettings(c.UserID, e)
 	out.Users = append(out.Users, h.dir.APIUser(c.UserID, e, h.store.Now()))
