@@ -41,6 +41,9 @@ type config struct {
 	shards   int
 	procs    int
 	client   string
+	// phoneBase numbers the signed-up phones (1888<base><k>); 0 takes it from the clock, so that runs against
+	// one cluster do not collide.
+	phoneBase int64
 }
 
 func main() {
@@ -300,7 +303,10 @@ func startClient(ctx context.Context, cfg config, addr string, pub *rsa.PublicKe
 // collide), clients spread over the nodes, and pairs them: even pairs within one shard, odd pairs across two
 // (where the users' shards allow), so both delivery paths are measured. Pushes go to tr.
 func signUp(ctx context.Context, cfg config, addrs []string, pub *rsa.PublicKey, n int, tr *tracker) ([]*pair, error) {
-	base := time.Now().Unix() % 100000
+	base := cfg.phoneBase
+	if base == 0 {
+		base = time.Now().Unix() % 100000
+	}
 	members := make([]*member, 2*n)
 	jobs := make(chan int)
 	errs := make(chan error, 2*n)
