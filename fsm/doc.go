@@ -61,10 +61,10 @@
 //     group starts with NoSnapshotRestoreOnStart = false, or raft would skip the entries the snapshot covers.
 //   - Close order: shut down every raft, then State.Close (it also releases snapshots raft still holds).
 //
-// In memory, per shard (FSM goroutine only): the dedup index (live request ids and their expiry order) and a
-// read cache of small values Tx.Get found. Both mirror the committed state exactly and only decide where a read
-// goes, never what is written; a batch that does not commit, Restore and DropShard reset them (DESIGN.md
-// invariants 10 and 11).
+// In memory, per shard (FSM goroutine only): the dedup index (live request ids and their expiry order), a read
+// cache of small values Tx.Get found, and a Bloom filter of the keys under the prefixes Appliers name through
+// AbsentKeys (a key it rules out does not exist). They only decide where a read goes, never what it returns or
+// what is written; a batch that does not commit, Restore and DropShard reset them (DESIGN.md invariants 10-12).
 //
 // Never inside Apply: clocks, randomness, network, or any I/O beyond the shard's Pebble batch; never a panic on
 // a command's bytes (hostile or unknown input gets an error, never a panic), never a skipped entry. The package

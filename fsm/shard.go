@@ -36,7 +36,9 @@ type ShardFSM struct {
 	dedup *dedupIndex
 	stale atomic.Bool
 	// cache serves Tx.Get of hot small values (DESIGN.md invariant 11); cleared with the dedup index.
-	cache  readCache
+	cache readCache
+	// absent rules out reads of keys that do not exist (invariant 12); rebuilt with the dedup index.
+	absent absentFilter
 	tx     Tx     // reused by every command (FSM goroutine only): its map and scratch buffers stay allocated
 	keyBuf []byte // scratch for dedup keys and records (FSM goroutine only; batches copy what they get)
 	valBuf []byte
@@ -105,6 +107,11 @@ func (s *ShardFSM) ApplyBatch(logs []*raft.Log) []any {
 		}
 		s.dedup = x
 		s.cache.clear()
+		s.absent.prefixes = s.st.filteredPrefixes()
+		if err := s.absent.rebuild(s.st.db, s.id); err != nil {
+			s.dedup = nil
+			return s.failBatch(logs, out, err)
+		}
 	}
 	applied := s.applied.Load()
 	b := s.st.db.NewIndexedBatch()
@@ -157,6 +164,7 @@ func (s *ShardFSM) failBatch(logs []*raft.Log, out []any, err error) []any {
 		s.dedup.abort()
 	}
 	s.cache.clear()
+	s.absent.off()
 	s.stale.Store(true)
 	s.st.life.Fatal(err)
 	for i, l := range logs {
@@ -224,7 +232,7 @@ func (s *ShardFSM) applyCommand(b *pebble.Batch, l *raft.Log, c *Command) (Resul
 	}
 	var r Result
 	tx := &s.tx
-	tx.reset(baseReader{r: b, shard: s.id}, &s.cache)
+	tx.reset(baseReader{r: b, shard: s.id}, &s.cache, &s.absent)
 	v, err := s.callApplier(a, tx, c, l.Index)
 	if tx.err != nil {
 		return Result{}, tx.err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -70,6 +71,8 @@ type State struct {
 
 	amu      sync.RWMutex
 	appliers map[CommandType]Applier
+	// absentPrefixes are the data-key prefixes of the shards' absent-key filters (DESIGN.md invariant 12).
+	absentPrefixes []string
 
 	smu    sync.Mutex
 	shards map[uint32]*ShardFSM
@@ -122,10 +125,25 @@ func Open(dir string, opts Options) (*State, error) {
 }
 
 // Register sets the Applier of command type t, replacing any earlier one. Call it before raft starts applying.
+// An Applier that implements AbsentKeys adds its prefixes to every shard's absent-key filter.
 func (st *State) Register(t CommandType, a Applier) {
 	st.amu.Lock()
 	st.appliers[t] = a
+	if ak, ok := a.(AbsentKeys); ok {
+		for _, p := range ak.AbsentKeyPrefixes() {
+			if len(p) > 0 && !slices.Contains(st.absentPrefixes, string(p)) {
+				st.absentPrefixes = append(st.absentPrefixes, string(p))
+			}
+		}
+	}
 	st.amu.Unlock()
+}
+
+// filteredPrefixes is a copy of the absent-key filter's prefixes.
+func (st *State) filteredPrefixes() []string {
+	st.amu.RLock()
+	defer st.amu.RUnlock()
+	return slices.Clone(st.absentPrefixes)
 }
 
 // Applies reports whether this binary has an Applier for command type t. Proposers must check it before

@@ -161,8 +161,9 @@ type txWrite struct {
 type Tx struct {
 	base   baseReader // over the indexed batch: sees the DB plus earlier commands of this batch
 	writes map[string]txWrite
-	cache  *readCache // the shard's; never nil
-	err    error      // first storage error: fatal, never a deterministic result
+	cache  *readCache    // the shard's; never nil
+	absent *absentFilter // the shard's; never nil
+	err    error         // first storage error: fatal, never a deterministic result
 
 	// Scratch reused by the shard's next command (a Tx lives in its ShardFSM): full keys, flush order.
 	kbuf []byte
@@ -170,8 +171,8 @@ type Tx struct {
 }
 
 // reset readies the shard's Tx for a new command over batch b.
-func (tx *Tx) reset(b baseReader, cache *readCache) {
-	tx.base, tx.cache, tx.err = b, cache, nil
+func (tx *Tx) reset(b baseReader, cache *readCache, absent *absentFilter) {
+	tx.base, tx.cache, tx.absent, tx.err = b, cache, absent, nil
 	if tx.writes == nil || len(tx.writes) > 256 { // clear costs the map's capacity: drop a big one
 		tx.writes = make(map[string]txWrite)
 	} else {
@@ -193,6 +194,9 @@ func (tx *Tx) Get(key []byte) ([]byte, bool, error) {
 			return nil, false, nil
 		}
 		return append([]byte(nil), w.val...), true, nil
+	}
+	if tx.absent.excludes(key) {
+		return nil, false, nil
 	}
 	if v, ok := tx.cache.get(key); ok {
 		return append([]byte(nil), v...), true, nil
@@ -271,6 +275,9 @@ func (tx *Tx) flush(b *pebble.Batch) error {
 			return fmt.Errorf("fsm: shard %d: batch write: %w", tx.base.shard, err)
 		}
 		tx.cache.write(k, w.val, w.del) // w.val is the Tx's own copy, never handed out
+		if !w.del {
+			tx.absent.add(k)
+		}
 	}
 	return nil
 }

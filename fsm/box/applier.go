@@ -54,6 +54,12 @@ func (a *Applier) Appliers() map[fsm.CommandType]fsm.Applier {
 	return m
 }
 
+// AbsentKeyPrefixes implements fsm.AbsentKeys: every send looks up its random_id receipt, and nearly every
+// lookup finds nothing (the id is new); the shard's filter answers those without a Pebble read.
+func (a *Applier) AbsentKeyPrefixes() [][]byte { return [][]byte{{'m', 'b', kReceipt}} }
+
+var _ fsm.AbsentKeys = (*Applier)(nil)
+
 func invalid(what string) error { return &fsm.ApplyError{Code: CodePayloadInvalid, Msg: what} }
 
 // Apply implements fsm.Applier.

@@ -22,6 +22,11 @@ type harness struct {
 	sms   map[uint32]*fsm.ShardFSM
 	index map[uint32]uint64
 	now   int64
+
+	dir          string
+	keep         int32
+	cacheEntries int
+	noFilter     bool // register the Applier without fsm.AbsentKeys (the absent-key filter off)
 }
 
 func newHarness(t testing.TB, keep int32) *harness {
@@ -32,20 +37,40 @@ func newHarness(t testing.TB, keep int32) *harness {
 // newHarnessCache is newHarness with fsm.Options.ReadCacheEntries = cacheEntries.
 func newHarnessCache(t testing.TB, keep int32, cacheEntries int) *harness {
 	t.Helper()
-	st, err := fsm.Open(t.TempDir(), fsm.Options{ReadCacheEntries: cacheEntries,
-		OnFatal: func(err error) { t.Errorf("fatal: %v", err) }})
+	h := &harness{t: t, index: map[uint32]uint64{}, now: 1_700_000_000_000, dir: t.TempDir(), keep: keep,
+		cacheEntries: cacheEntries}
+	h.open()
+	return h
+}
+
+// open opens (again, after a close) the harness's state and registers the box Applier.
+func (h *harness) open() {
+	h.t.Helper()
+	st, err := fsm.Open(h.dir, fsm.Options{ReadCacheEntries: h.cacheEntries,
+		OnFatal: func(err error) { h.t.Errorf("fatal: %v", err) }})
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = st.Close() })
-	for typ, a := range New(Config{Shards: testShards, LogKeep: keep}).Appliers() {
+	h.t.Cleanup(func() { _ = st.Close() })
+	for typ, a := range New(Config{Shards: testShards, LogKeep: h.keep}).Appliers() {
+		if h.noFilter {
+			a = fsm.ApplierFunc(a.Apply)
+		}
 		st.Register(typ, a)
 	}
-	h := &harness{t: t, st: st, sms: map[uint32]*fsm.ShardFSM{}, index: map[uint32]uint64{}, now: 1_700_000_000_000}
+	h.st, h.sms = st, map[uint32]*fsm.ShardFSM{}
 	for s := range uint32(testShards) {
 		h.sms[s] = st.Shard(s)
 	}
-	return h
+}
+
+// reopen closes the state and opens it again: every in-memory index starts from what Pebble holds.
+func (h *harness) reopen() {
+	h.t.Helper()
+	if err := h.st.Close(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.open()
 }
 
 // applyRaw applies c as the next entry of shard s and returns fsm's result.
@@ -471,13 +496,18 @@ func BenchmarkApplySend(b *testing.B) {
 	}
 }
 
-// TestReadCacheIsInvisible: fsm's read cache (fsm DESIGN.md invariant 11) changes no result and no byte of state:
-// the same random sends, reads, edits, deletes, dialog ops and deliveries applied with the cache off, with a
-// 3-entry cache (constant eviction) and with the default one give identical results and identical shards.
+// TestReadCacheIsInvisible: fsm's read cache and absent-key filter (fsm DESIGN.md invariants 11, 12) change no
+// result and no byte of state: the same random sends (random ids reused: duplicates and RANDOM_ID_DUPLICATE),
+// reads, edits, deletes, dialog ops and deliveries applied with both off, with a 3-entry cache (constant
+// eviction) and with the defaults give identical results and identical shards; the last two reopen their state
+// halfway, so the filter is rebuilt from the stored receipts.
 func TestReadCacheIsInvisible(t *testing.T) {
 	var hs []*harness
 	for _, entries := range []int{-1, 3, 0} {
-		hs = append(hs, newHarnessCache(t, 0, entries))
+		h := &harness{t: t, index: map[uint32]uint64{}, now: 1_700_000_000_000, dir: t.TempDir(),
+			cacheEntries: entries, noFilter: entries < 0}
+		h.open()
+		hs = append(hs, h)
 	}
 	all := append(users(0, 3), users(1, 3)...)
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -513,6 +543,11 @@ func TestReadCacheIsInvisible(t *testing.T) {
 		}
 		if rng.IntN(8) == 0 {
 			each(func(h *harness) string { return fmt.Sprint(len(h.relayAll())) })
+		}
+		if i == 150 {
+			for _, h := range hs[1:] {
+				h.reopen()
+			}
 		}
 	}
 	each(func(h *harness) string { return fmt.Sprint(len(h.relayAll())) })
