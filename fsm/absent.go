@@ -96,7 +96,7 @@ func (f *absentFilter) rebuild(db *pebble.DB, shard uint32) error {
 	}
 	for _, p := range f.prefixes {
 		lo := spaceKey(nil, shard, spaceData, []byte(p))
-		it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+		it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: PrefixEnd(lo)})
 		if err != nil {
 			return fmt.Errorf("fsm: shard %d: absent-key filter: %w", shard, err)
 		}
@@ -114,18 +114,6 @@ func (f *absentFilter) rebuild(db *pebble.DB, shard uint32) error {
 
 // off disables the filter until the next rebuild (the state changed outside apply).
 func (f *absentFilter) off() { f.layers, f.built = nil, false }
-
-// prefixEnd is the smallest key after every key with prefix p (p is a shard's data prefix: never all 0xff).
-func prefixEnd(p []byte) []byte {
-	out := append([]byte(nil), p...)
-	for i := len(out) - 1; i >= 0; i-- {
-		if out[i] != 0xff {
-			out[i]++
-			return out[:i+1]
-		}
-	}
-	return nil
-}
 
 // bloomHash splits a key's 64-bit hash into the two hashes of double hashing (the step is odd, never 0).
 func bloomHash(h uint64) (uint32, uint32) { return uint32(h), uint32(h>>32) | 1 }

@@ -96,3 +96,21 @@ func TestAbsentFilterAfterRestoreAndDrop(t *testing.T) {
 		t.Fatalf("after drop: %s", resultsString(r[0]))
 	}
 }
+
+func TestPrefixEnd(t *testing.T) {
+	for _, c := range []struct{ in, want []byte }{
+		{[]byte("ab"), []byte("ac")},
+		{[]byte{'a', 0xff}, []byte("b")},
+		{[]byte{0xff, 0xff}, nil},
+		{nil, nil},
+	} {
+		if got := PrefixEnd(c.in); !bytes.Equal(got, c.want) || (got == nil) != (c.want == nil) {
+			t.Errorf("PrefixEnd(%x) = %x, want %x", c.in, got, c.want)
+		}
+	}
+	p := []byte("ab")
+	_ = PrefixEnd(p)
+	if string(p) != "ab" {
+		t.Error("PrefixEnd changed its argument")
+	}
+}

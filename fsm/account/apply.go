@@ -211,7 +211,7 @@ func (a Applier) sendCode(tx *fsm.Tx, now int64, o *SendCode) ([]byte, error) {
 	// Keep at most maxCodesPerPhone live codes: drop expired ones and the oldest.
 	var codes []Code
 	p := codePrefix(o.Phone)
-	if err := tx.Scan(p, upper(p), func(_, v []byte) bool {
+	if err := tx.Scan(p, fsm.PrefixEnd(p), func(_, v []byte) bool {
 		if c, err := decodeCode(v); err == nil {
 			codes = append(codes, c)
 		}
@@ -238,7 +238,7 @@ func (a Applier) sendCode(tx *fsm.Tx, now int64, o *SendCode) ([]byte, error) {
 	out := Outcome{Status: StatusOK, UserID: uid}
 	if uid != 0 {
 		p := key("h/", uid)
-		if err := tx.Scan(p, upper(p), func(_, _ []byte) bool { out.HasAuths = true; return false }); err != nil {
+		if err := tx.Scan(p, fsm.PrefixEnd(p), func(_, _ []byte) bool { out.HasAuths = true; return false }); err != nil {
 			return nil, err
 		}
 	}
@@ -278,7 +278,7 @@ func signIn(tx *fsm.Tx, now int64, o *SignIn) ([]byte, error) {
 			l.Fails, l.LockedUntil = 0, now+o.Lockout
 			p := codePrefix(o.Phone)
 			var stale [][]byte
-			if err := tx.Scan(p, upper(p), func(k, _ []byte) bool {
+			if err := tx.Scan(p, fsm.PrefixEnd(p), func(k, _ []byte) bool {
 				stale = append(stale, bytes.Clone(k))
 				return len(stale) < 64
 			}); err != nil {
@@ -378,7 +378,7 @@ func (a Applier) allocate(tx *fsm.Tx, s uint32) (int64, error) {
 
 func countPrefix(tx *fsm.Tx, p []byte, limit int) (int, error) {
 	n := 0
-	err := tx.Scan(p, upper(p), func(_, _ []byte) bool { n++; return n < limit })
+	err := tx.Scan(p, fsm.PrefixEnd(p), func(_, _ []byte) bool { n++; return n < limit })
 	return n, err
 }
 

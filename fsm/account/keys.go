@@ -29,18 +29,6 @@ func contactKey(owner, target int64) []byte { return key("k/", owner, target) }
 func revKey(target, owner int64) []byte     { return key("r/", target, owner) }
 func blockKey(owner, target int64) []byte   { return key("b/", owner, target) }
 
-// upper returns the key just past every key starting with p.
-func upper(p []byte) []byte {
-	out := append([]byte(nil), p...)
-	for i := len(out) - 1; i >= 0; i-- {
-		if out[i] < 0xff {
-			out[i]++
-			return out[:i+1]
-		}
-	}
-	return nil
-}
-
 // idAt reads the big-endian id at offset off of k (a key built by key()).
 func idAt(k []byte, off int) int64 {
 	if len(k) < off+8 {

@@ -245,7 +245,7 @@ func queryContacts(r fsm.Reader, p []byte) ([]byte, error) {
 	var out []enc
 	pre := key("k/", owner)
 	var derr error
-	err = r.Scan(pre, upper(pre), func(k, v []byte) bool {
+	err = r.Scan(pre, fsm.PrefixEnd(pre), func(k, v []byte) bool {
 		c, err := decodeContactValue(idAt(k, len(pre)), v)
 		if err != nil {
 			derr = err
@@ -282,7 +282,7 @@ func queryAuths(r fsm.Reader, p []byte) ([]byte, error) {
 	}
 	pre := key("h/", uid)
 	var vals [][]byte
-	err = r.Scan(pre, upper(pre), func(_, v []byte) bool {
+	err = r.Scan(pre, fsm.PrefixEnd(pre), func(_, v []byte) bool {
 		vals = append(vals, append([]byte(nil), v...))
 		return len(vals) < MaxAuths
 	})
@@ -311,7 +311,7 @@ func queryCodes(r fsm.Reader, p []byte) ([]byte, error) {
 	}
 	pre := key("c/")
 	var codes [][]byte
-	err = r.Scan(pre, upper(pre), func(_, v []byte) bool {
+	err = r.Scan(pre, fsm.PrefixEnd(pre), func(_, v []byte) bool {
 		c, err := decodeCode(v)
 		if err == nil && c.Expires > now && c.State == codePending {
 			codes = append(codes, c.encode())
@@ -368,7 +368,7 @@ func querySearch(r fsm.Reader, p []byte) ([]byte, error) {
 		}
 	}
 	pre := key("k/", q.Viewer)
-	err := r.Scan(pre, upper(pre), func(k, v []byte) bool {
+	err := r.Scan(pre, fsm.PrefixEnd(pre), func(k, v []byte) bool {
 		c, err := decodeContactValue(idAt(k, len(pre)), v)
 		if err == nil && nameMatches(q.Q, c.FirstName, c.LastName) {
 			add(c.UserID)
@@ -380,7 +380,7 @@ func querySearch(r fsm.Reader, p []byte) ([]byte, error) {
 	}
 	if q.Q != "" {
 		np := nameKey(q.Q)
-		err = r.Scan(np, upper(np), func(_, v []byte) bool {
+		err = r.Scan(np, fsm.PrefixEnd(np), func(_, v []byte) bool {
 			if c, err := decodeClaim(v); err == nil {
 				add(c.UserID)
 			}
@@ -410,7 +410,7 @@ func queryRev(r fsm.Reader, p []byte) ([]byte, error) {
 	}
 	pre := key("r/", uid)
 	var ids []int64
-	err = r.Scan(pre, upper(pre), func(k, _ []byte) bool {
+	err = r.Scan(pre, fsm.PrefixEnd(pre), func(k, _ []byte) bool {
 		ids = append(ids, idAt(k, len(pre)))
 		return len(ids) < MaxContacts
 	})
@@ -430,7 +430,7 @@ func queryBlocked(r fsm.Reader, p []byte) ([]byte, error) {
 	}
 	pre := key("b/", owner)
 	var out []Blocked
-	err = r.Scan(pre, upper(pre), func(k, v []byte) bool {
+	err = r.Scan(pre, fsm.PrefixEnd(pre), func(k, v []byte) bool {
 		out = append(out, Blocked{UserID: idAt(k, len(pre)), Date: idAt(v, 0)})
 		return len(out) < MaxBlocked
 	})

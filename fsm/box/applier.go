@@ -744,7 +744,7 @@ func (t *atx) readHistory(c *ReadHistory) ([]byte, error) {
 	}
 	old := ds.d.ReadIn
 	var still int32
-	if err := t.tx.Scan(histKey(u, peer, maxID+1), next(histPrefix(u, peer)), func(_, v []byte) bool {
+	if err := t.tx.Scan(histKey(u, peer, maxID+1), fsm.PrefixEnd(histPrefix(u, peer)), func(_, v []byte) bool {
 		if len(v) > 0 && v[0]&mfOut == 0 {
 			still++
 		}
@@ -879,7 +879,7 @@ func (t *atx) delete(c *Delete) ([]byte, error) {
 
 func (t *atx) deleteHistory(c *DeleteHistory) ([]byte, error) {
 	var ids []int32
-	hi := next(histPrefix(c.User, c.Peer))
+	hi := fsm.PrefixEnd(histPrefix(c.User, c.Peer))
 	if c.MaxID > 0 {
 		hi = histKey(c.User, c.Peer, c.MaxID+1)
 	}

@@ -58,17 +58,5 @@ func inboundKey(src uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte{'m', 'b', kInbound}, src)
 }
 
-// next returns the smallest key greater than every key with prefix p (p is never all 0xff here).
-func next(p []byte) []byte {
-	out := append([]byte(nil), p...)
-	for i := len(out) - 1; i >= 0; i-- {
-		if out[i] != 0xff {
-			out[i]++
-			return out[:i+1]
-		}
-	}
-	return nil
-}
-
 func tail32(k []byte) int32  { return int32(binary.BigEndian.Uint32(k[len(k)-4:])) }
 func tail64(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-8:]) }

@@ -173,7 +173,7 @@ func QueryDifference(r fsm.Reader, p []byte) ([]byte, error) {
 		return v.encode(), nil
 	}
 	var serr error
-	err = r.Scan(logKey(q.User, max(q.Pts, 0)+1), next(logPrefix(q.User)), func(_, val []byte) bool {
+	err = r.Scan(logKey(q.User, max(q.Pts, 0)+1), fsm.PrefixEnd(logPrefix(q.User)), func(_, val []byte) bool {
 		if int32(len(v.Updates)) == q.Limit {
 			v.More = true
 			return false
@@ -255,7 +255,7 @@ func QueryHistory(r fsm.Reader, p []byte) ([]byte, error) {
 		return nil, err
 	}
 	v.Meta = m
-	lo, hi := histPrefix(q.User, q.Peer), next(histPrefix(q.User, q.Peer))
+	lo, hi := histPrefix(q.User, q.Peer), fsm.PrefixEnd(histPrefix(q.User, q.Peer))
 	if q.MinID > 0 {
 		lo = histKey(q.User, q.Peer, q.MinID+1)
 	}
@@ -356,7 +356,7 @@ func QueryHistory(r fsm.Reader, p []byte) ([]byte, error) {
 	}
 	if q.Search {
 		n := 0
-		if err := r.ScanReverse(histPrefix(q.User, q.Peer), next(histPrefix(q.User, q.Peer)), func(k, _ []byte) bool {
+		if err := r.ScanReverse(histPrefix(q.User, q.Peer), fsm.PrefixEnd(histPrefix(q.User, q.Peer)), func(k, _ []byte) bool {
 			n++
 			if _, ok := load(tail32(k)); ok {
 				v.Count++
@@ -500,7 +500,7 @@ func QueryDialogs(r fsm.Reader, p []byte) ([]byte, error) {
 	if q.PinnedOnly {
 		return v.encode(), nil // the pinned dialogs were added above
 	}
-	hi := next(indexPrefix(q.User))
+	hi := fsm.PrefixEnd(indexPrefix(q.User))
 	if q.OffsetID > 0 {
 		hi = key32(indexPrefix(q.User), q.OffsetID)
 	}
@@ -601,7 +601,7 @@ func QueryOutbox(r fsm.Reader, p []byte) ([]byte, error) {
 		after := max(q.After[pd.Dst], pd.trimmed)
 		var serr error
 		if pd.Last > after {
-			if err := r.Scan(outboxKey(pd.Dst, after+1), next(outboxPrefix(pd.Dst)), func(k, v []byte) bool {
+			if err := r.Scan(outboxKey(pd.Dst, after+1), fsm.PrefixEnd(outboxPrefix(pd.Dst)), func(k, v []byte) bool {
 				var ev Event
 				rb := rbuf{b: v}
 				ev.decode(&rb)
@@ -666,7 +666,7 @@ func QueryUnreadMarks(r fsm.Reader, p []byte) ([]byte, error) {
 	prefix := key(kDialog, uint64(q.User))
 	seen := 0
 	var serr error
-	if err := r.Scan(prefix, next(prefix), func(_, val []byte) bool {
+	if err := r.Scan(prefix, fsm.PrefixEnd(prefix), func(_, val []byte) bool {
 		var d Dialog
 		dr := rbuf{b: val}
 		d.decode(&dr)
