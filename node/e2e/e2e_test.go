@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -88,12 +86,12 @@ func TestMessengerCluster(t *testing.T) {
 	e.begin("start cluster")
 	c, err := testcluster.Start(ctx, testcluster.Options{Client: true, DevCode: devCode, Shards: shards, Dir: dir})
 	if err != nil {
-		dumpLogs(t, dir)
+		testcluster.LogTails(t, dir, 8000)
 		e.fatalf("%v", err)
 	}
 	e.c = c
 	t.Cleanup(func() {
-		logUnimplemented(t, c)
+		c.LogUnimplemented(t)
 		for _, u := range e.users {
 			for _, d := range u.devs {
 				_ = d.d.Close()
@@ -101,7 +99,7 @@ func TestMessengerCluster(t *testing.T) {
 		}
 		c.Close()
 		if t.Failed() {
-			dumpLogs(t, dir)
+			testcluster.LogTails(t, dir, 8000)
 		}
 	})
 	pem, err := c.PublicKeyPEM()
@@ -587,33 +585,4 @@ func (e *env) history(ctx context.Context, dev *device, peer *tg.InputPeerUser) 
 	}
 	slices.SortFunc(out, func(x, y tgclient.Msg) int { return x.ID - y.ID })
 	return out
-}
-
-// logUnimplemented lists the methods the clients called that no node serves (the admin endpoint
-// /unimplemented of each running node).
-func logUnimplemented(t *testing.T, c *testcluster.Cluster) {
-	for i, n := range c.Nodes {
-		if !n.Running() {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		b, err := c.Unimplemented(ctx, i)
-		cancel()
-		if err != nil {
-			t.Logf("%s /unimplemented: %v", n.ID, err)
-			continue
-		}
-		t.Logf("%s: methods called but not implemented: %s", n.ID, b)
-	}
-}
-
-func dumpLogs(t *testing.T, dir string) {
-	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	for _, l := range logs {
-		b, _ := os.ReadFile(l)
-		if len(b) > 8000 {
-			b = b[len(b)-8000:]
-		}
-		t.Logf("---- %s (tail)\n%s", filepath.Base(l), b)
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -51,27 +52,16 @@ func startCluster(t *testing.T) *testcluster.Cluster {
 		ServeArgs: []string{"--raft-snapshot-threshold=64", "--raft-trailing-logs=16", "--raft-snapshot-interval=500ms",
 			"--balance-interval=1s"}})
 	if err != nil {
-		dumpLogs(t, dir)
+		testcluster.LogTails(t, dir, 6000)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		c.Close()
 		if t.Failed() {
-			dumpLogs(t, dir)
+			testcluster.LogTails(t, dir, 6000)
 		}
 	})
 	return c
-}
-
-func dumpLogs(t *testing.T, dir string) {
-	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	for _, l := range logs {
-		b, _ := os.ReadFile(l)
-		if len(b) > 6000 {
-			b = b[len(b)-6000:]
-		}
-		t.Logf("---- %s (tail)\n%s", filepath.Base(l), b)
-	}
 }
 
 func tctx(t *testing.T, d time.Duration) context.Context {
@@ -250,7 +240,7 @@ func TestCluster(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "already used") {
 			t.Fatalf("replayed token: %v", err)
 		}
-		if after := terms(t, c); !equalTerms(termsBefore, after) {
+		if after := terms(t, c); !maps.Equal(termsBefore, after) {
 			t.Fatalf("terms moved after outsider traffic: %v -> %v", termsBefore, after)
 		}
 	})
@@ -625,16 +615,4 @@ func terms(t *testing.T, c *testcluster.Cluster) map[string]uint64 {
 		}
 	}
 	return out
-}
-
-func equalTerms(a, b map[string]uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,7 +96,7 @@ func TestClients(t *testing.T) {
 	start := time.Now()
 	c, err := testcluster.Start(ctx, testcluster.Options{Client: true, DevCode: devCode, Dir: dir})
 	if err != nil {
-		dumpLogs(t, dir)
+		testcluster.LogTails(t, dir, 8000)
 		t.Fatalf("start cluster: %v", err)
 	}
 	e := &env{c: c, tmp: t.TempDir()}
@@ -105,10 +104,10 @@ func TestClients(t *testing.T) {
 		if e.peer != nil {
 			_ = e.peer.Close()
 		}
-		logUnimplemented(t, c)
+		c.LogUnimplemented(t)
 		c.Close()
 		if t.Failed() {
-			dumpLogs(t, dir)
+			testcluster.LogTails(t, dir, 8000)
 		}
 	})
 	t.Logf("cluster of %d nodes up in %v", len(c.Nodes), time.Since(start).Round(time.Millisecond))
@@ -235,31 +234,6 @@ func (e *env) peerHistory(t *testing.T, ctx context.Context, u *tg.InputPeerUser
 			return out
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// logUnimplemented lists the methods the clients called that no node serves.
-func logUnimplemented(t *testing.T, c *testcluster.Cluster) {
-	for i, n := range c.Nodes {
-		if !n.Running() {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		b, err := c.Unimplemented(ctx, i)
-		cancel()
-		if err != nil {
-			t.Logf("%s /unimplemented: %v", n.ID, err)
-			continue
-		}
-		t.Logf("%s: methods called but not implemented: %s", n.ID, b)
-	}
-}
-
-func dumpLogs(t *testing.T, dir string) {
-	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	for _, l := range logs {
-		b, _ := os.ReadFile(l)
-		t.Logf("---- %s (tail)\n%s", filepath.Base(l), tail(b, 8000))
 	}
 }
 
