@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"maps"
 	"strings"
 )
 
@@ -101,7 +102,7 @@ func (ir *IR) buildProjection(m *Model, pol *Policy) (*projection, error) {
 		add := func(lc *layerCase, li int) {
 			for _, o := range cs {
 				if o.kind == lc.kind && o.kind != kindOld && o.fn == lc.fn && o.reason == lc.reason ||
-					o.kind == kindOld && lc.kind == kindOld && sameForm(o.v, lc.v) && samePolicy(o.fields, lc.fields) {
+					o.kind == kindOld && lc.kind == kindOld && sameForm(o.v, lc.v) && maps.Equal(o.fields, lc.fields) {
 					o.lis = append(o.lis, li)
 					return
 				}
@@ -250,18 +251,6 @@ func sameForm(a, b *Combinator) bool {
 	}
 	for i := range a.Params {
 		if a.Params[i] != b.Params[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func samePolicy(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
 			return false
 		}
 	}
