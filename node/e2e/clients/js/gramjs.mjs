@@ -30,7 +30,9 @@ const session = new MemorySession()
 session.setDC(cfg.dc, cfg.host, cfg.port)
 const client = new TelegramClient(session, 17349, '00000000000000000000000000000000', {
   connection: PinnedConnection,
-  connectionRetries: 1,
+  // GramJS's default. Not 1: about one key exchange in 256 fails on its side (it drops the auth key's leading
+  // zero bytes; see ../doc.go) and a new attempt is how it recovers, against Telegram as here.
+  connectionRetries: 5,
   autoReconnect: false,
 })
 client.setLogLevel(process.env.GRAMJS_LOG_LEVEL ?? 'error')
