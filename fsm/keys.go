@@ -1,6 +1,10 @@
 package fsm
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/raftgram/raftgram/internal/pebbledb"
+)
 
 // Every key is shard u32 BE | space u8 | rest (DESIGN.md, "Key layout").
 const (
@@ -60,13 +64,4 @@ func appendExpiryKey(dst []byte, shard uint32, t int64, id RequestID) []byte {
 
 // PrefixEnd returns the smallest key greater than every key starting with p: the exclusive upper bound of a
 // prefix scan. It is nil when p is empty or all 0xff (no such key: scan to the end).
-func PrefixEnd(p []byte) []byte {
-	out := append([]byte(nil), p...)
-	for i := len(out) - 1; i >= 0; i-- {
-		if out[i] != 0xff {
-			out[i]++
-			return out[:i+1]
-		}
-	}
-	return nil
-}
+func PrefixEnd(p []byte) []byte { return pebbledb.PrefixEnd(p) }

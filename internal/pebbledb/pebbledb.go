@@ -165,3 +165,16 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.d.Fatal(fmt.Errorf(format, args...))
 }
+
+// PrefixEnd returns the smallest key greater than every key starting with p: the exclusive upper bound of a
+// prefix scan. It is nil when p is empty or all 0xff (no such key: scan to the end).
+func PrefixEnd(p []byte) []byte {
+	out := append([]byte(nil), p...)
+	for i := len(out) - 1; i >= 0; i-- {
+		if out[i] != 0xff {
+			out[i]++
+			return out[:i+1]
+		}
+	}
+	return nil
+}
