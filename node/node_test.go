@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,17 +15,18 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftgram/raftgram/fsm"
+	"github.com/raftgram/raftgram/internal/freeport"
 	"github.com/raftgram/raftgram/shard"
 )
 
+// freeAddr is nodetest.FreeAddr (which this package's internal tests cannot import).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 func testLogger(t *testing.T) *slog.Logger {

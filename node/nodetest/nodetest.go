@@ -3,26 +3,25 @@ package nodetest
 import (
 	"context"
 	"crypto/rsa"
-	"net"
 	"os"
 	"testing"
 	"time"
 
 	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
+	"github.com/raftgram/raftgram/internal/freeport"
 	"github.com/raftgram/raftgram/node"
 	"github.com/raftgram/raftgram/node/gatehost"
 )
 
-// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago. The listener is closed before
-// returning, so the port can in principle be taken before the node binds it.
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago, outside the kernel's ephemeral range
+// and never given before in this process (internal/freeport says why).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 // StartReady creates a node from cfg, starts it and waits (30 s each) until it is ready. If it does not become

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/raftgram/raftgram/internal/freeport"
 	"github.com/raftgram/raftgram/node"
 	"github.com/raftgram/raftgram/shard"
 )
@@ -518,20 +518,12 @@ func (c *Cluster) Metric(ctx context.Context, i int, name, match string) (float6
 }
 
 func freePorts(n int) ([]string, error) {
-	var out []string
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+	out := make([]string, n)
+	for i := range out {
+		var err error
+		if out[i], err = freeport.Addr(); err != nil {
 			return nil, err
 		}
-		lns = append(lns, l)
-		out = append(out, l.Addr().String())
 	}
 	return out, nil
 }
