@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -228,14 +229,16 @@ func (s *Store) Get(ctx context.Context, k Key) ([]byte, error) {
 		}
 		return part, nil
 	}
-	var failed []error
+	var failed, held []string
 	for i, err := range errs {
 		if err != nil {
-			failed = append(failed, fmt.Errorf("%s: %w", all[i].ID(), err))
+			failed = append(failed, fmt.Sprintf("%s: %v", all[i].ID(), err))
+		} else {
+			held = append(held, fmt.Sprintf("%s holds %d", all[i].ID(), len(got[i])))
 		}
 	}
 	if len(failed) > 0 {
-		return nil, fmt.Errorf("%w: %v: %w", ErrUnavailable, k, errors.Join(failed...))
+		return nil, fmt.Errorf("%w: %v (%s; %s)", ErrUnavailable, k, strings.Join(held, ", "), strings.Join(failed, "; "))
 	}
 	return nil, fmt.Errorf("%w: %v", ErrNotFound, k)
 }

@@ -143,6 +143,9 @@ func (n *Node) Shards() int { return n.dd.File.Shards }
 // DataDir exposes the data dir (credentials for the gateway: RSA key, cluster secret).
 func (n *Node) DataDir() *DataDir { return n.dd }
 
+// DebugAPI reports whether the node serves the debug endpoints (Config.DebugAPI): domains add theirs only then.
+func (n *Node) DebugAPI() bool { return n.cfg.DebugAPI }
+
 // State is the node's state machine (domain reads after Barrier).
 func (n *Node) State() *fsm.State { return n.state }
 
