@@ -63,3 +63,12 @@ func (h Hasher) InputPeer(viewer int64, in api.InputPeerClass) (int64, error) {
 	}
 	return 0, handler.ErrPeerInvalid
 }
+
+// Tag is a 16-byte MAC of data under kind (one letter per use, distinct from 'u' of User): references the
+// server hands out and must recognize later without storing them (file references).
+func (h Hasher) Tag(kind byte, data []byte) []byte {
+	m := hmac.New(sha256.New, h.key)
+	m.Write([]byte{kind})
+	m.Write(data)
+	return m.Sum(nil)[:16]
+}

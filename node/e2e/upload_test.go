@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotd/td/telegram/downloader"
 	"github.com/gotd/td/telegram/uploader"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
@@ -19,11 +22,14 @@ import (
 	"github.com/raftgram/raftgram/node/testcluster"
 )
 
-// uploaded is a file gotd uploaded: its id and bytes, cut into parts of partSize.
+// uploaded is a file gotd uploaded: its id and bytes, cut into parts of partSize, and the document
+// messages.uploadMedia made of it.
 type uploaded struct {
 	name string
 	id   int64
+	in   tg.InputFileClass
 	data []byte
+	doc  *tg.Document
 }
 
 const uploadPartSize = 128 << 10
@@ -93,11 +99,50 @@ func TestUploadSurvivesNodeLoss(t *testing.T) {
 		case *tg.InputFileBig:
 			f.id = in.ID
 		}
+		f.in = in
 		t.Logf("uploaded %s: %d bytes in %d parts, %v", name, size, f.parts(), time.Since(start).Round(time.Millisecond))
 		return f
 	}
 	small := upload("small.bin", 700<<10+123) // upload.saveFilePart
 	big := upload("big.bin", 10<<20+300<<10)  // over 10 MiB: upload.saveBigFilePart
+	// messages.uploadMedia makes documents of them; gotd's downloader (upload.getFile) reads them back.
+	toDocument := func(f *uploaded) {
+		t.Helper()
+		res, err := dev.API.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{Peer: &tg.InputPeerSelf{},
+			Media: &tg.InputMediaUploadedDocument{File: f.in, MimeType: "application/octet-stream"}})
+		if err != nil {
+			t.Fatalf("uploadMedia %s: %v", f.name, err)
+		}
+		doc, ok := res.(*tg.MessageMediaDocument).Document.(*tg.Document)
+		if !ok || doc.Size != int64(len(f.data)) || doc.MimeType != "application/octet-stream" {
+			t.Fatalf("uploadMedia %s: %+v", f.name, res)
+		}
+		var name string
+		for _, a := range doc.Attributes {
+			if fn, ok := a.(*tg.DocumentAttributeFilename); ok {
+				name = fn.FileName
+			}
+		}
+		if name != f.name {
+			t.Fatalf("document of %s named %q", f.name, name)
+		}
+		f.doc = doc
+	}
+	download := func(api *tg.Client, files ...uploaded) {
+		t.Helper()
+		for _, f := range files {
+			var buf bytes.Buffer
+			_, err := downloader.NewDownloader().Download(api, f.doc.AsInputDocumentFileLocation("")).Stream(ctx, &buf)
+			if err != nil || !bytes.Equal(buf.Bytes(), f.data) {
+				t.Fatalf("download %s: %d of %d bytes, equal %v, %v", f.name, buf.Len(), len(f.data),
+					bytes.Equal(buf.Bytes(), f.data), err)
+			}
+		}
+	}
+	toDocument(&small)
+	toDocument(&big)
+	download(dev.API, small, big)
+
 	check := func(via int, files ...uploaded) {
 		t.Helper()
 		for _, f := range files {
@@ -116,6 +161,7 @@ func TestUploadSurvivesNodeLoss(t *testing.T) {
 	}
 	check(1, small, big)
 	check(0, small)
+	download(dev.API, big) // through node 0, its parts on nodes 0 and 1
 
 	degraded := upload("degraded.bin", 300<<10) // node 2 down: each part mirrored on nodes 0 and 1
 	if err := c.Restart(2); err != nil {
@@ -130,6 +176,23 @@ func TestUploadSurvivesNodeLoss(t *testing.T) {
 	}
 	check(1, small, big, degraded)
 	check(2, degraded)
+	// A second device of the user, on node 1, downloads the documents made through node 0.
+	dev2, err := tgclient.Start(ctx, tgclient.Options{Addr: c.Nodes[1].Client, PublicKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev2.Close()
+	if _, err := dev2.Login(ctx, "15550009001", devCode, "Up", "Loader"); err != nil {
+		t.Fatal(err)
+	}
+	download(dev2.API, small, big)
+	forged := *big.doc
+	forged.FileReference = bytes.Clone(forged.FileReference)
+	forged.FileReference[3] ^= 1 // another owner
+	if _, err := dev2.API.UploadGetFile(ctx, &tg.UploadGetFileRequest{Location: forged.AsInputDocumentFileLocation(""),
+		Limit: 4096}); !tgerr.Is(err, "FILE_REFERENCE_INVALID") {
+		t.Fatalf("forged file reference: %v", err)
+	}
 	if _, err := readPart(ctx, c.Nodes[1].Admin, me.ID+1, small.id, 0); err == nil {
 		t.Fatal("another owner's key read the part")
 	}
@@ -214,6 +277,89 @@ func TestUploadRejectsBadParts(t *testing.T) {
 	got, err := readPart(ctx, c.Nodes[0].Admin, me.ID, 2, 2)
 	if err != nil || !bytes.Equal(got, kib[:1000]) {
 		t.Fatalf("single node read back: %d bytes, %v", len(got), err)
+	}
+
+	// messages.uploadMedia and upload.getFile.
+	media := func(in tg.InputFileClass, mime string) error {
+		_, err := dev.API.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{Peer: &tg.InputPeerSelf{},
+			Media: &tg.InputMediaUploadedDocument{File: in, MimeType: mime}})
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"file 2 lacks parts 0 and 1", media(&tg.InputFileBig{ID: 2, Parts: 3, Name: "x"}, "a/b"), "FILE_PART_MISSING"},
+		{"never uploaded", media(&tg.InputFile{ID: 77, Parts: 1, Name: "x"}, "a/b"), "FILE_PART_MISSING"},
+		{"no mime type", media(&tg.InputFileBig{ID: 2, Parts: 3, Name: "x"}, ""), "MIME_TYPE_INVALID"},
+		{"photo", func() error {
+			_, err := dev.API.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{Peer: &tg.InputPeerSelf{},
+				Media: &tg.InputMediaUploadedPhoto{File: &tg.InputFile{ID: 3, Parts: 1}}})
+			return err
+		}(), "MEDIA_INVALID"},
+	} {
+		// gotd reads FILE_PART_0_MISSING as FILE_PART_MISSING with argument 0.
+		if e, ok := tgerr.As(tc.err); !ok || e.Type != tc.want || e.Argument != 0 {
+			t.Fatalf("%s: %v, want %s", tc.name, tc.err, tc.want)
+		}
+	}
+	// File 3: two parts, the MD5 checked.
+	two := append(bytes.Repeat([]byte{7}, 2048), 1, 2, 3)
+	for i, p := range [][]byte{two[:2048], two[2048:]} {
+		if _, err := dev.API.UploadSaveFilePart(ctx, &tg.UploadSaveFilePartRequest{FileID: 3, FilePart: i, Bytes: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := media(&tg.InputFile{ID: 3, Parts: 2, Name: "two", MD5Checksum: "00"}, "a/b"); !tgerr.Is(err, "MD5_CHECKSUM_INVALID") {
+		t.Fatalf("wrong md5: %v", err)
+	}
+	sum := md5.Sum(two)
+	res, err := dev.API.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{Peer: &tg.InputPeerSelf{},
+		Media: &tg.InputMediaUploadedDocument{File: &tg.InputFile{ID: 3, Parts: 2, Name: "two",
+			MD5Checksum: hex.EncodeToString(sum[:])}, MimeType: "a/b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := res.(*tg.MessageMediaDocument).Document.(*tg.Document).AsInputDocumentFileLocation("")
+	for _, tc := range []struct {
+		name    string
+		offset  int64
+		limit   int
+		precise bool
+		want    []byte
+		wantErr string
+		loc     tg.InputFileLocationClass
+	}{
+		{name: "all", limit: 4096, want: two},
+		{name: "second KiB", offset: 1024, limit: 1024, want: two[1024:2048]},
+		{name: "across the parts", offset: 1024, limit: 2048, want: two[1024:]},
+		{name: "past the end", offset: 4096, limit: 4096, want: []byte{}},
+		{name: "odd limit", limit: 1000, wantErr: "LIMIT_INVALID"},
+		{name: "over 1 MiB", limit: 2 << 20, wantErr: "LIMIT_INVALID"},
+		{name: "odd offset", offset: 10, limit: 1024, wantErr: "OFFSET_INVALID"},
+		{name: "across 1 MiB", offset: 1<<20 - 1024, limit: 2048, wantErr: "LIMIT_INVALID"},
+		{name: "across 1 MiB, precise", offset: 1<<20 - 1024, limit: 2048, precise: true, want: []byte{}},
+		{name: "a thumbnail", limit: 1024, wantErr: "LOCATION_INVALID", loc: &tg.InputDocumentFileLocation{ID: loc.ID,
+			AccessHash: loc.AccessHash, FileReference: loc.FileReference, ThumbSize: "m"}},
+		{name: "wrong access hash", limit: 1024, wantErr: "FILE_ID_INVALID", loc: &tg.InputDocumentFileLocation{ID: loc.ID,
+			AccessHash: loc.AccessHash + 1, FileReference: loc.FileReference}},
+	} {
+		l := tc.loc
+		if l == nil {
+			l = loc
+		}
+		f, err := dev.API.UploadGetFile(ctx, &tg.UploadGetFileRequest{Location: l, Offset: tc.offset, Limit: tc.limit,
+			Precise: tc.precise})
+		if tc.wantErr != "" {
+			if !tgerr.Is(err, tc.wantErr) {
+				t.Fatalf("getFile %s: %v, want %s", tc.name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(f.(*tg.UploadFile).Bytes, tc.want) {
+			t.Fatalf("getFile %s: %v %v", tc.name, f, err)
+		}
 	}
 }
 

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/raftgram/raftgram/files"
 	"github.com/raftgram/raftgram/node"
+	"github.com/raftgram/raftgram/node/access"
 	"github.com/raftgram/raftgram/node/handler"
 	"github.com/raftgram/raftgram/node/messenger"
 	"github.com/raftgram/raftgram/node/rpc"
@@ -38,10 +41,13 @@ var (
 
 // Domain serves the upload methods and this node's share of the chunk store.
 type Domain struct {
-	n     *node.Node
-	log   *slog.Logger
-	local *files.Local
-	store *files.Store
+	n      *node.Node
+	log    *slog.Logger
+	access access.Hasher
+	clock  func() time.Time
+	rand   io.Reader
+	local  *files.Local
+	store  *files.Store
 }
 
 var _ messenger.Domain = (*Domain)(nil)
@@ -57,7 +63,7 @@ func New(d messenger.Deps) (messenger.Domain, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Domain{n: d.Node, log: log, local: local}
+	h := &Domain{n: d.Node, log: log, access: d.Access, clock: d.Clock, rand: d.Rand, local: local}
 	h.store = files.NewStore(files.StoreOptions{Nodes: h.nodes, Clock: d.Clock, Rand: d.Rand, Log: log})
 	return h, nil
 }
@@ -96,6 +102,8 @@ func (h *Domain) Extension() node.Extension {
 func (h *Domain) Register(r *handler.Router) {
 	handler.Handle(r, h.saveFilePart)
 	handler.Handle(r, h.saveBigFilePart)
+	handler.Handle(r, h.uploadMedia)
+	handler.Handle(r, h.getFile)
 }
 
 // Start implements messenger.Domain (nothing runs in the background but the store's trims).

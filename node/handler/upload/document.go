@@ -1,0 +1,265 @@
+package upload
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/raftgram/raftgram/files"
+	"github.com/raftgram/raftgram/node/handler"
+	"github.com/raftgram/raftgram/tl"
+	"github.com/raftgram/raftgram/tl/api"
+)
+
+// A document is an uploaded file turned into media (messages.uploadMedia). It is not stored anywhere: where its
+// bytes are (the uploader, the file id, the part count, part size and total size) travels in the document's
+// file_reference, sealed with a MAC under the cluster secret, so upload.getFile finds the parts with nothing
+// but the location the client echoes back, on any node. The access hash is a MAC of the id.
+
+const (
+	locatorVersion = 1
+	// version(1) owner(8) file(8) parts(4) partSize(4) size(8)
+	locatorLen = 1 + 8 + 8 + 4 + 4 + 8
+	tagLen     = 16
+	// maxSmallFile: Telegram's limit for a file uploaded with upload.saveFilePart (10 MiB).
+	maxSmallFile = 10 << 20
+	// maxGetFileLimit: upload.getFile returns at most 1 MiB per call.
+	maxGetFileLimit = 1 << 20
+)
+
+var (
+	errMediaInvalid     = handler.BadRequest("MEDIA_INVALID")
+	errMD5Invalid       = handler.BadRequest("MD5_CHECKSUM_INVALID")
+	errFileTooBig       = handler.BadRequest("FILE_PARTS_INVALID")
+	errLocationInvalid  = handler.BadRequest("LOCATION_INVALID")
+	errFileReference    = handler.BadRequest("FILE_REFERENCE_INVALID")
+	errLimitInvalid     = handler.BadRequest("LIMIT_INVALID")
+	errOffsetInvalid    = handler.BadRequest("OFFSET_INVALID")
+	errMimeTypeInvalid  = handler.BadRequest("MIME_TYPE_INVALID")
+	errFileIDInvalid    = handler.BadRequest("FILE_ID_INVALID")
+	errPartMissingFirst = "FILE_PART_%d_MISSING"
+)
+
+// locator says where a document's bytes are.
+type locator struct {
+	Owner, File int64
+	Parts       int32
+	PartSize    int32 // of every part but the last
+	Size        int64
+}
+
+func (l locator) encode() []byte {
+	b := make([]byte, 0, locatorLen)
+	b = append(b, locatorVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(l.Owner))
+	b = binary.BigEndian.AppendUint64(b, uint64(l.File))
+	b = binary.BigEndian.AppendUint32(b, uint32(l.Parts))
+	b = binary.BigEndian.AppendUint32(b, uint32(l.PartSize))
+	return binary.BigEndian.AppendUint64(b, uint64(l.Size))
+}
+
+func decodeLocator(b []byte) (locator, bool) {
+	if len(b) != locatorLen || b[0] != locatorVersion {
+		return locator{}, false
+	}
+	l := locator{Owner: int64(binary.BigEndian.Uint64(b[1:])), File: int64(binary.BigEndian.Uint64(b[9:])),
+		Parts: int32(binary.BigEndian.Uint32(b[17:])), PartSize: int32(binary.BigEndian.Uint32(b[21:])),
+		Size: int64(binary.BigEndian.Uint64(b[25:]))}
+	ok := l.Parts >= 1 && l.PartSize >= 1 && l.PartSize <= files.MaxPart && l.Size >= 1 &&
+		l.Size > int64(l.Parts-1)*int64(l.PartSize) && l.Size <= int64(l.Parts)*int64(l.PartSize)
+	return l, ok
+}
+
+// docData is what a document's MACs cover: its id and its locator.
+func docData(id int64, loc []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(id)), loc...)
+}
+
+func (h *Domain) docAccessHash(id int64) int64 {
+	return int64(binary.BigEndian.Uint64(h.access.Tag('d', binary.BigEndian.AppendUint64(nil, uint64(id)))))
+}
+
+// fileReference is the locator sealed to the document id.
+func (h *Domain) fileReference(id int64, l locator) []byte {
+	loc := l.encode()
+	return append(loc, h.access.Tag('f', docData(id, loc))...)
+}
+
+// openReference checks a client's document location and returns where its bytes are.
+func (h *Domain) openReference(id, accessHash int64, ref []byte) (locator, error) {
+	if !hmac.Equal(binary.BigEndian.AppendUint64(nil, uint64(h.docAccessHash(id))),
+		binary.BigEndian.AppendUint64(nil, uint64(accessHash))) {
+		return locator{}, errFileIDInvalid
+	}
+	if len(ref) != locatorLen+tagLen || !hmac.Equal(ref[locatorLen:], h.access.Tag('f', docData(id, ref[:locatorLen]))) {
+		return locator{}, errFileReference
+	}
+	l, ok := decodeLocator(ref[:locatorLen])
+	if !ok {
+		return locator{}, errFileReference
+	}
+	return l, nil
+}
+
+// uploadMedia turns an uploaded file into a document the caller can download (upload.getFile) and, once
+// messages carry media, send. Only documents: photos need server-made thumbnails, not built.
+func (h *Domain) uploadMedia(ctx context.Context, c *handler.Call, req *api.MessagesUploadMediaRequest) (tl.Object, error) {
+	if _, err := h.access.InputPeer(c.UserID, req.Peer); err != nil {
+		return nil, err
+	}
+	in, ok := req.Media.(*api.InputMediaUploadedDocument)
+	if !ok {
+		return nil, errMediaInvalid
+	}
+	if in.MimeType == "" || len(in.MimeType) > 256 || !strings.Contains(in.MimeType, "/") {
+		return nil, errMimeTypeInvalid
+	}
+	doc, err := h.newDocument(ctx, c, in.File, in.MimeType, in.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	return &api.MessageMediaDocument{Document: doc}, nil
+}
+
+// newDocument checks an uploaded file (its first and last part exist, the part size is one Telegram allows, the
+// MD5 if the client gave one) and describes it as a document.
+func (h *Domain) newDocument(ctx context.Context, c *handler.Call, f api.InputFileClass, mime string,
+	attrs []api.DocumentAttributeClass) (*api.Document, error) {
+	var (
+		fileID int64
+		parts  int32
+		name   string
+		sum    string
+		big    bool
+	)
+	switch f := f.(type) {
+	case *api.InputFile:
+		fileID, parts, name, sum = f.ID, f.Parts, f.Name, f.MD5Checksum
+	case *api.InputFileBig:
+		fileID, parts, name, big = f.ID, f.Parts, f.Name, true
+	default:
+		return nil, errMediaInvalid
+	}
+	if parts < 1 || (!big && parts > maxSmallParts) || (big && parts > maxBigParts) {
+		return nil, errPartsInvalid
+	}
+	key := func(p int32) files.Key { return files.Key{Owner: c.UserID, File: fileID, Part: p} }
+	get := func(p int32) ([]byte, error) {
+		b, err := h.store.Get(ctx, key(p))
+		switch {
+		case errors.Is(err, files.ErrNotFound):
+			return nil, handler.BadRequest(fmt.Sprintf(errPartMissingFirst, p))
+		case err != nil:
+			h.log.Warn("part not read", "user", c.UserID, "file", fileID, "part", p, "err", err)
+			return nil, handler.ErrInternal
+		}
+		return b, nil
+	}
+	first, err := get(0)
+	if err != nil {
+		return nil, err
+	}
+	l := locator{Owner: c.UserID, File: fileID, Parts: parts, PartSize: int32(len(first)), Size: int64(len(first))}
+	if parts > 1 {
+		if len(first)%partUnit != 0 || files.MaxPart%len(first) != 0 {
+			return nil, errPartSizeInvalid
+		}
+		last, err := get(parts - 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(last) > len(first) {
+			return nil, errPartSizeInvalid
+		}
+		l.Size = int64(parts-1)*int64(len(first)) + int64(len(last))
+	}
+	if !big && l.Size > maxSmallFile {
+		return nil, errFileTooBig
+	}
+	if sum != "" {
+		// A small file's MD5 covers every part: reading them also proves none is missing.
+		m := md5.New()
+		for p := range parts {
+			b, err := get(p)
+			if err != nil {
+				return nil, err
+			}
+			if p < parts-1 && len(b) != len(first) {
+				return nil, errPartSizeInvalid
+			}
+			m.Write(b)
+		}
+		if !strings.EqualFold(hex.EncodeToString(m.Sum(nil)), sum) {
+			return nil, errMD5Invalid
+		}
+	}
+	id, err := handler.RandomID(h.rand)
+	if err != nil {
+		return nil, err
+	}
+	hasName := false
+	for _, a := range attrs {
+		_, isName := a.(*api.DocumentAttributeFilename)
+		hasName = hasName || isName
+	}
+	if !hasName && name != "" {
+		attrs = append(attrs, &api.DocumentAttributeFilename{FileName: name})
+	}
+	return &api.Document{ID: id, AccessHash: h.docAccessHash(id), FileReference: h.fileReference(id, l),
+		Date: int32(h.clock().Unix()), MimeType: mime, Size: l.Size, DCID: 1, Attributes: nonNil(attrs)}, nil
+}
+
+// getFile serves limit bytes of a document from offset: offset and limit multiples of 1 KiB, limit at most
+// 1 MiB, and without the precise flag the range stays inside one 1 MiB block (Telegram's rules, less strict
+// about 4 KiB alignment).
+func (h *Domain) getFile(ctx context.Context, c *handler.Call, req *api.UploadGetFileRequest) (tl.Object, error) {
+	loc, ok := req.Location.(*api.InputDocumentFileLocation)
+	if !ok || loc.ThumbSize != "" {
+		return nil, errLocationInvalid
+	}
+	l, err := h.openReference(loc.ID, loc.AccessHash, loc.FileReference)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case req.Limit <= 0 || req.Limit > maxGetFileLimit || req.Limit%partUnit != 0:
+		return nil, errLimitInvalid
+	case req.Offset < 0 || req.Offset%partUnit != 0:
+		return nil, errOffsetInvalid
+	case !req.Precise && req.Offset/maxGetFileLimit != (req.Offset+int64(req.Limit)-1)/maxGetFileLimit:
+		return nil, errLimitInvalid
+	}
+	end := min(req.Offset+int64(req.Limit), l.Size)
+	var out []byte
+	for off := req.Offset; off < end; {
+		p := int32(off / int64(l.PartSize))
+		b, err := h.store.Get(ctx, files.Key{Owner: l.Owner, File: l.File, Part: p})
+		if err != nil {
+			h.log.Warn("document part not read", "owner", l.Owner, "file", l.File, "part", p, "err", err)
+			return nil, handler.ErrInternal
+		}
+		start := off - int64(p)*int64(l.PartSize)
+		if start >= int64(len(b)) {
+			break // a part shorter than its locator says: the file ends here
+		}
+		b = b[start:min(int64(len(b)), start+end-off)]
+		out = append(out, b...)
+		off += int64(len(b))
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return &api.UploadFile{Type: &api.StorageFilePartial{}, Mtime: 0, Bytes: out}, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

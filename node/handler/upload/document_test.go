@@ -1,0 +1,60 @@
+package upload
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/raftgram/raftgram/node/access"
+	"github.com/raftgram/raftgram/tl"
+	"github.com/raftgram/raftgram/tl/api"
+)
+
+// A document's location opens only with its own access hash and an untouched reference.
+func TestFileReferenceIsSealed(t *testing.T) {
+	h := &Domain{access: access.New([]byte("secret"))}
+	l := locator{Owner: 5, File: 6, Parts: 3, PartSize: 1024, Size: 2049}
+	ref := h.fileReference(42, l)
+	if got, err := h.openReference(42, h.docAccessHash(42), ref); err != nil || got != l {
+		t.Fatalf("open: %+v %v", got, err)
+	}
+	if _, err := h.openReference(42, h.docAccessHash(42)+1, ref); err != errFileIDInvalid {
+		t.Fatalf("wrong access hash: %v", err)
+	}
+	if _, err := h.openReference(43, h.docAccessHash(43), ref); err != errFileReference {
+		t.Fatalf("another document's reference: %v", err)
+	}
+	for i := range ref {
+		bad := bytes.Clone(ref)
+		bad[i] ^= 1
+		if _, err := h.openReference(42, h.docAccessHash(42), bad); err != errFileReference {
+			t.Fatalf("byte %d changed: %v", i, err)
+		}
+	}
+	if _, err := h.openReference(42, h.docAccessHash(42), ref[:len(ref)-1]); err != errFileReference {
+		t.Fatalf("short: %v", err)
+	}
+	other := &Domain{access: access.New([]byte("other cluster"))}
+	if _, err := other.openReference(42, h.docAccessHash(42), ref); err == nil {
+		t.Fatal("another cluster's secret opened the reference")
+	}
+	for _, bad := range []locator{{Parts: 0, PartSize: 1, Size: 1}, {Parts: 2, PartSize: 1024, Size: 1024},
+		{Parts: 1, PartSize: 1024, Size: 1025}, {Parts: 1, PartSize: 1 << 20, Size: 1}} {
+		if _, ok := decodeLocator(bad.encode()); ok {
+			t.Fatalf("locator %+v accepted", bad)
+		}
+	}
+}
+
+// The answer of messages.uploadMedia reaches every layer the project serves.
+func TestDocumentEncodesAtEveryLayer(t *testing.T) {
+	h := &Domain{access: access.New([]byte("secret"))}
+	doc := &api.Document{ID: 1, AccessHash: h.docAccessHash(1), FileReference: h.fileReference(1,
+		locator{Owner: 1, File: 2, Parts: 1, PartSize: 10, Size: 10}), Date: 1, MimeType: "a/b", Size: 10, DCID: 1,
+		Attributes: []api.DocumentAttributeClass{&api.DocumentAttributeFilename{FileName: "x"}}}
+	for _, l := range []api.Layer{api.L223, api.L198, api.L170} {
+		var e tl.Encoder
+		if err := api.EncodeLayer(&e, &api.MessageMediaDocument{Document: doc}, l); err != nil {
+			t.Fatalf("layer %v: %v", l, err)
+		}
+	}
+}
