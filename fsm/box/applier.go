@@ -510,9 +510,9 @@ func (t *atx) send(s *Send, res *Result) error {
 		}
 	}
 	ev := Event{Kind: EvNew, From: s.From, To: s.To, Date: t.date, Silent: s.Silent, FwdFrom: s.FwdFrom,
-		FwdDate: s.FwdDate, Text: s.Text, Entities: s.Entities}
+		FwdDate: s.FwdDate, Text: s.Text, Entities: s.Entities, Media: s.Media}
 	m := Message{Peer: s.To, From: s.From, Out: true, Silent: s.Silent, Date: t.date, FwdFrom: s.FwdFrom,
-		FwdDate: s.FwdDate, Text: s.Text, Entities: s.Entities}
+		FwdDate: s.FwdDate, Text: s.Text, Entities: s.Entities, Media: s.Media}
 	if rm, ok, err := t.getMessage(s.From, s.ReplyTo); err != nil {
 		return err
 	} else if ok && rm.Peer == s.To {
@@ -565,7 +565,7 @@ func (t *atx) forward(f *Forward) ([]byte, error) {
 		h.Write(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(f.FromPeer)), uint64(f.To)))
 		h.Write(binary.BigEndian.AppendUint32(nil, uint32(id)))
 		s := Send{From: f.From, To: f.To, RandomID: f.RandomIDs[i], Fingerprint: h.Sum64(), Silent: f.Silent,
-			FwdFrom: rm.From, FwdDate: rm.Date, Text: rm.Text, Entities: rm.Entities}
+			FwdFrom: rm.From, FwdDate: rm.Date, Text: rm.Text, Entities: rm.Entities, Media: rm.Media}
 		if rm.FwdFrom != 0 {
 			s.FwdFrom, s.FwdDate = rm.FwdFrom, rm.FwdDate
 		}
@@ -607,7 +607,8 @@ func (t *atx) applyEvent(ev *Event) (Applied, error) {
 			reply = id
 		}
 		m := Message{Peer: ev.From, From: ev.From, Silent: ev.Silent, Date: ev.Date, PeerMsgID: ev.MsgID,
-			ReplyTo: reply, FwdFrom: ev.FwdFrom, FwdDate: ev.FwdDate, Text: ev.Text, Entities: ev.Entities}
+			ReplyTo: reply, FwdFrom: ev.FwdFrom, FwdDate: ev.FwdDate, Text: ev.Text, Entities: ev.Entities,
+			Media: ev.Media}
 		upd, err := t.newMessage(owner, &m)
 		if err != nil {
 			return a, err

@@ -566,3 +566,56 @@ func TestReadCacheIsInvisible(t *testing.T) {
 		})
 	}
 }
+
+// TestMediaTravelsWithTheMessage: a message's media (opaque bytes) is stored in both boxes, crosses shards in
+// its event, is copied by a forward and kept by an edit; a message without media encodes as before media
+// existed; a retry with other media under the same random_id is RANDOM_ID_DUPLICATE.
+func TestMediaTravelsWithTheMessage(t *testing.T) {
+	h := newHarness(t, 0)
+	a, b := users(0, 1)[0], users(1, 1)[0]
+	media := []byte("document bytes (opaque)")
+	s := Send{From: a, To: b, RandomID: 1, Text: "caption", Media: media,
+		Fingerprint: MediaFingerprint(b, "caption", nil, 0, media)}
+	if s.Fingerprint == Fingerprint(b, "caption", nil, 0) || MediaFingerprint(b, "x", nil, 0, nil) != Fingerprint(b, "x", nil, 0) {
+		t.Fatal("media fingerprint")
+	}
+	var back Send
+	if err := back.decode(s.Command().Payload); err != nil || string(back.Media) != string(media) {
+		t.Fatalf("send round trip: %+v %v", back, err)
+	}
+	plain := send(a, b, 9, "x")
+	if err := back.decode(append(plain.Payload, 0)); err == nil {
+		t.Fatal("an empty media blob decoded")
+	}
+	h.must(sh(a), s.Command())
+	other := s
+	other.Media, other.Fingerprint = []byte("other"), MediaFingerprint(b, "caption", nil, 0, []byte("other"))
+	if _, err := h.apply(sh(a), other.Command()); code(err) != CodeRandomIDDuplicate {
+		t.Fatalf("other media, same random_id: %v", err)
+	}
+	h.relayAll()
+	ha, hb := h.history(a, b), h.history(b, a)
+	if len(ha) != 1 || len(hb) != 1 || string(ha[0].Media) != string(media) || string(hb[0].Media) != string(media) {
+		t.Fatalf("boxes: %+v / %+v", ha, hb)
+	}
+	h.must(sh(b), (&Forward{From: b, FromPeer: a, To: b, IDs: []int32{hb[0].ID}, RandomIDs: []int64{5}}).Command())
+	h.must(sh(a), (&Edit{User: a, Peer: b, ID: ha[0].ID, Text: "new caption"}).Command())
+	h.relayAll()
+	h.reopen()
+	if hb := h.history(b, a); string(hb[0].Media) != string(media) || hb[0].Text != "new caption" {
+		t.Fatalf("after the edit: %+v", hb[0])
+	}
+	if saved := h.history(b, b); len(saved) != 1 || string(saved[0].Media) != string(media) || saved[0].FwdFrom != a {
+		t.Fatalf("forwarded: %+v", saved)
+	}
+	m := Message{ID: 1, Text: "t"}
+	if b := encodeMessage(&m); b[0] != 1 {
+		t.Fatalf("a message without media encodes as version %d", b[0])
+	}
+	ev := Event{Kind: EvNew, From: a, To: b, Text: "t"}
+	var w wbuf
+	ev.encode(&w)
+	if w.b[0] != byte(EvNew) {
+		t.Fatal("an event without media changed its encoding")
+	}
+}

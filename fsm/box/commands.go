@@ -45,6 +45,7 @@ type Send struct {
 	FwdDate     int32
 	Text        string
 	Entities    []byte
+	Media       []byte // opaque media of the message (the messages domain's TL); nil: a text message
 }
 
 // Fingerprint is the content hash Send carries (peer, text, entities, reply).
@@ -57,6 +58,19 @@ func Fingerprint(to int64, text string, entities []byte, replyTo int32) uint64 {
 	h.Write(binary.AppendUvarint(nil, uint64(len(text))))
 	h.Write([]byte(text))
 	h.Write(entities)
+	return h.Sum64()
+}
+
+// MediaFingerprint is Fingerprint of a message with media: the media bytes are hashed too (the same as
+// Fingerprint without media).
+func MediaFingerprint(to int64, text string, entities []byte, replyTo int32, media []byte) uint64 {
+	fp := Fingerprint(to, text, entities, replyTo)
+	if len(media) == 0 {
+		return fp
+	}
+	h := fnv.New64a()
+	h.Write(binary.BigEndian.AppendUint64(nil, fp))
+	h.Write(media)
 	return h.Sum64()
 }
 
@@ -74,6 +88,9 @@ func (s *Send) Command() fsm.Command {
 	w.i32(s.FwdDate)
 	w.str(s.Text)
 	w.blob(s.Entities)
+	if len(s.Media) > 0 { // trailing, so that a text message encodes as before media existed
+		w.blob(s.Media)
+	}
 	return fsm.Command{Type: TypeSend, Payload: w.b}
 }
 
@@ -83,6 +100,11 @@ func (s *Send) decode(b []byte) error {
 	s.Silent, s.ClearDraft = r.bool(), r.bool()
 	s.ReplyTo, s.FwdFrom, s.FwdDate = r.i32(), r.i64(), r.i32()
 	s.Text, s.Entities = r.str(), r.blob()
+	if len(r.b) > 0 && !r.bad {
+		if s.Media = r.blob(); len(s.Media) == 0 {
+			return errCorrupt // one encoding per command
+		}
+	}
 	return r.end()
 }
 

@@ -15,6 +15,7 @@ type Message struct {
 	FwdDate   int32
 	Text      string
 	Entities  []byte // opaque (the messages domain's TL encoding)
+	Media     []byte // opaque (the messages domain's TL encoding of the message's media); nil: none
 }
 
 const (
@@ -22,8 +23,15 @@ const (
 	mfSilent
 )
 
+// encode writes record version 1, or 2 (1 + media) for a message with media when the text is included: a
+// message without media encodes as before media existed.
 func (m *Message) encode(w *wbuf, withText bool) {
-	w.u8(1) // record version
+	withMedia := withText && len(m.Media) > 0
+	if withMedia {
+		w.u8(2)
+	} else {
+		w.u8(1)
+	}
 	var f byte
 	if m.Out {
 		f |= mfOut
@@ -48,10 +56,14 @@ func (m *Message) encode(w *wbuf, withText bool) {
 		w.str("")
 		w.blob(nil)
 	}
+	if withMedia {
+		w.blob(m.Media)
+	}
 }
 
 func (m *Message) decode(r *rbuf) {
-	if r.u8() != 1 {
+	version := r.u8()
+	if version != 1 && version != 2 {
 		r.bad = true
 		return
 	}
@@ -68,6 +80,9 @@ func (m *Message) decode(r *rbuf) {
 	m.FwdDate = r.i32()
 	m.Text = r.str()
 	m.Entities = r.blob()
+	if version == 2 {
+		m.Media = r.blob()
+	}
 }
 
 func decodeMessage(b []byte) (Message, error) {
@@ -238,12 +253,21 @@ type Event struct {
 	FwdDate   int32
 	Text      string
 	Entities  []byte
+	Media     []byte  // new: the message's media (opaque, like Entities)
 	OwnIDs    []int32 // delete: To's ids
 	PeerIDs   []int32 // delete: From's ids (mapped through To's xref)
 }
 
+// eventHasMedia marks, in the kind byte, an event followed by its media: an event without media encodes as
+// before media existed.
+const eventHasMedia = 0x80
+
 func (e *Event) encode(w *wbuf) {
-	w.u8(byte(e.Kind))
+	if len(e.Media) > 0 {
+		w.u8(byte(e.Kind) | eventHasMedia)
+	} else {
+		w.u8(byte(e.Kind))
+	}
 	w.i64(e.From)
 	w.i64(e.To)
 	w.i32(e.MsgID)
@@ -257,10 +281,14 @@ func (e *Event) encode(w *wbuf) {
 	w.blob(e.Entities)
 	w.i32s(e.OwnIDs)
 	w.i32s(e.PeerIDs)
+	if len(e.Media) > 0 {
+		w.blob(e.Media)
+	}
 }
 
 func (e *Event) decode(r *rbuf) {
-	e.Kind = EventKind(r.u8())
+	k := r.u8()
+	e.Kind = EventKind(k &^ eventHasMedia)
 	e.From = r.i64()
 	e.To = r.i64()
 	e.MsgID = r.i32()
@@ -274,6 +302,11 @@ func (e *Event) decode(r *rbuf) {
 	e.Entities = r.blob()
 	e.OwnIDs = r.i32s()
 	e.PeerIDs = r.i32s()
+	if k&eventHasMedia != 0 {
+		if e.Media = r.blob(); len(e.Media) == 0 {
+			r.bad = true // one encoding per event
+		}
+	}
 	if e.Kind < EvNew || e.Kind > EvReadOutbox {
 		r.bad = true
 	}

@@ -143,6 +143,73 @@ func TestUploadSurvivesNodeLoss(t *testing.T) {
 	toDocument(&big)
 	download(dev.API, small, big)
 
+	// messages.sendMedia: the uploader sends the small file to user B (a device on node 1, another shard's user
+	// possibly); B's history holds the message with the document and the caption, and B downloads it.
+	devB, err := tgclient.Start(ctx, tgclient.Options{Addr: c.Nodes[1].Client, PublicKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devB.Close()
+	meB, err := devB.Login(ctx, "15550009011", devCode, "Down", "Loader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := dev.API.ContactsImportContacts(ctx, []tg.InputPhoneContact{{ClientID: 1, Phone: "15550009011",
+		FirstName: "B"}})
+	if err != nil || len(imp.Users) != 1 {
+		t.Fatalf("import B: %+v %v", imp, err)
+	}
+	hashB, _ := imp.Users[0].(*tg.User).GetAccessHash()
+	peerB := &tg.InputPeerUser{UserID: meB.ID, AccessHash: hashB}
+	sendReq := &tg.MessagesSendMediaRequest{Peer: peerB, Message: "the small file", RandomID: 4242,
+		Media: &tg.InputMediaUploadedDocument{File: small.in, MimeType: "application/x-test"}}
+	sent, err := dev.API.MessagesSendMedia(ctx, sendReq)
+	if err != nil {
+		t.Fatalf("sendMedia: %v", err)
+	}
+	var sentID int
+	for _, u := range sent.(*tg.Updates).Updates {
+		if u, ok := u.(*tg.UpdateNewMessage); ok {
+			m := u.Message.(*tg.Message)
+			if _, ok := m.Media.(*tg.MessageMediaDocument); !ok || m.Message != "the small file" {
+				t.Fatalf("sendMedia answer: %+v", m)
+			}
+			sentID = m.ID
+		}
+	}
+	if again, err := dev.API.MessagesSendMedia(ctx, sendReq); err != nil {
+		t.Fatalf("sendMedia retry: %v", err)
+	} else if up := again.(*tg.Updates).Updates[0].(*tg.UpdateMessageID); up.ID != sentID {
+		t.Fatalf("retry got message %d, first %d", up.ID, sentID)
+	}
+	var got *tg.Message
+	for deadline := time.Now().Add(15 * time.Second); got == nil; {
+		// B has no access hash of A yet: the dialog list brings the message (and A).
+		d, err := devB.API.MessagesGetDialogs(ctx, &tg.MessagesGetDialogsRequest{OffsetPeer: &tg.InputPeerEmpty{},
+			Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ds, ok := d.(*tg.MessagesDialogs); ok {
+			for _, m := range ds.Messages {
+				if m, ok := m.(*tg.Message); ok && m.Media != nil {
+					got = m
+				}
+			}
+		}
+		if got == nil && time.Now().After(deadline) {
+			t.Fatal("B never got the media message")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	docB, ok := got.Media.(*tg.MessageMediaDocument).Document.(*tg.Document)
+	if !ok || got.Message != "the small file" || docB.MimeType != "application/x-test" || docB.Size != int64(len(small.data)) {
+		t.Fatalf("B's message: %+v", got)
+	}
+	forB := small
+	forB.doc = docB
+	download(devB.API, forB)
+
 	check := func(via int, files ...uploaded) {
 		t.Helper()
 		for _, f := range files {

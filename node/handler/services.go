@@ -56,6 +56,12 @@ type Edge interface {
 	PushExcept(userID, exceptSession int64, updates tl.Object) error
 }
 
+// Media turns what a client sends as a message's media into the media the message carries (the upload domain
+// provides it: an uploaded file becomes a document).
+type Media interface {
+	MessageMedia(ctx context.Context, c *Call, in api.InputMediaClass) (api.MessageMediaClass, error)
+}
+
 // Services connects the API domains. The wiring (node/messenger) fills every field before the node starts;
 // domains read them at call time, so two domains may depend on each other.
 type Services struct {
@@ -63,6 +69,8 @@ type Services struct {
 	Pusher          Pusher
 	ServiceMessages ServiceMessages
 	Sessions        Sessions
+	// Media is nil on a node built without the upload domain (messages.sendMedia then answers MEDIA_INVALID).
+	Media Media
 	// Edge is this node's gateway, nil on a node that serves no clients (or before its gateway started).
 	Edge func() Edge
 }

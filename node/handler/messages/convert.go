@@ -59,10 +59,33 @@ func decodeEntities(b []byte) []api.MessageEntityClass {
 
 func peerUser(id int64) *api.PeerUser { return &api.PeerUser{UserID: id} }
 
+// encodeMedia stores a message's media canonically: a layer-227 TL object (the box keeps it opaque).
+func encodeMedia(x api.MessageMediaClass) ([]byte, error) {
+	var e tl.Encoder
+	e.PutObject(x)
+	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), e.Bytes()...), nil
+}
+
+func decodeMedia(b []byte) api.MessageMediaClass {
+	if len(b) == 0 {
+		return nil
+	}
+	d := tl.NewDecoder(b, nil)
+	x := api.DecodeMessageMediaClass(d)
+	if d.Err() != nil {
+		return nil
+	}
+	return x
+}
+
 // apiMessage is m as its box owner sees it.
 func apiMessage(m *box.Message) *api.Message {
 	am := &api.Message{ID: m.ID, Out: m.Out, Silent: m.Silent, Date: m.Date, Message: m.Text,
-		PeerID: peerUser(m.Peer), FromID: peerUser(m.From), Entities: decodeEntities(m.Entities)}
+		PeerID: peerUser(m.Peer), FromID: peerUser(m.From), Entities: decodeEntities(m.Entities),
+		Media: decodeMedia(m.Media)}
 	if m.ReplyTo > 0 {
 		am.ReplyTo = &api.MessageReplyHeader{ReplyToMsgID: tl.Ptr(m.ReplyTo)}
 	}
@@ -147,7 +170,7 @@ func (m *Domain) pushUpdate(ctx context.Context, owner, except int64, u *box.Upd
 		return
 	case box.UpdNewMessage:
 		if msg != nil {
-			m.push(ctx, owner, except, shortMessage(msg, u.Pts))
+			m.pushNew(ctx, owner, except, msg, u.Pts)
 		}
 		return
 	case box.UpdEditMessage:
@@ -162,6 +185,18 @@ func (m *Domain) pushUpdate(ctx context.Context, owner, except int64, u *box.Upd
 	if up := logUpdate(u, nil); up != nil {
 		m.push(ctx, owner, except, &api.UpdateShort{Update: up, Date: m.now()})
 	}
+}
+
+// pushNew pushes a new message to its box owner's sessions except one: updateShortMessage as Telegram does,
+// or, for a message with media (which the short form cannot carry), updates with updateNewMessage.
+func (m *Domain) pushNew(ctx context.Context, owner, except int64, msg *box.Message, pts int32) {
+	if len(msg.Media) == 0 {
+		m.push(ctx, owner, except, shortMessage(msg, pts))
+		return
+	}
+	m.push(ctx, owner, except, &api.Updates{
+		Updates: []api.UpdateClass{&api.UpdateNewMessage{Message: apiMessage(msg), Pts: pts, PtsCount: 1}},
+		Users:   m.users(ctx, owner, []int64{msg.Peer, msg.From}), Chats: []api.ChatClass{}, Date: m.now()})
 }
 
 // pushApplied pushes what an event did to another box (same shard or delivered by the relay).
@@ -179,7 +214,7 @@ func (m *Domain) onDelivered(ctx context.Context, items []box.Item, applied []bo
 		a := &applied[i]
 		if a.Update.Kind == box.UpdNewMessage && a.Msg != nil {
 			if ev := bySeq[a.Seq]; ev != nil {
-				a.Msg.Text, a.Msg.Entities = ev.Text, ev.Entities
+				a.Msg.Text, a.Msg.Entities, a.Msg.Media = ev.Text, ev.Entities, ev.Media
 			}
 		}
 		m.pushApplied(ctx, a)

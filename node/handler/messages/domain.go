@@ -96,6 +96,7 @@ func (m *Domain) Extension() node.Extension {
 // Register implements messenger.Domain.
 func (m *Domain) Register(r *handler.Router) {
 	handler.Handle(r, m.sendMessage)
+	handler.Handle(r, m.sendMedia)
 	handler.Handle(r, m.forwardMessages)
 	handler.Handle(r, m.editMessage)
 	handler.Handle(r, m.deleteMessages)

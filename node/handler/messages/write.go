@@ -2,6 +2,7 @@ package messages
 
 import (
 	"context"
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
 
@@ -59,7 +60,7 @@ func (m *Domain) sendMessage(ctx context.Context, c *handler.Call, req *api.Mess
 	msg := &res.Msgs[0]
 	msg.Text, msg.Entities = req.Message, ents
 	if !res.Dup {
-		m.push(ctx, c.UserID, c.SessionID, shortMessage(msg, res.Pts))
+		m.pushNew(ctx, c.UserID, c.SessionID, msg, res.Pts)
 		for i := range res.Applied {
 			a := &res.Applied[i]
 			if a.Msg != nil && a.Update.Kind == box.UpdNewMessage {
@@ -70,6 +71,88 @@ func (m *Domain) sendMessage(ctx context.Context, c *handler.Call, req *api.Mess
 	}
 	return &api.UpdateShortSentMessage{Out: true, ID: msg.ID, Pts: res.Pts, PtsCount: 1, Date: res.Date,
 		Entities: req.Entities}, nil
+}
+
+// maxCaptionLen is Telegram's limit on a media caption (characters).
+const maxCaptionLen = 1024
+
+// sendMedia: a message with media (a document uploaded by the client; handler.Media makes it) and an optional
+// caption, one Propose like sendMessage. The answer is updates (updateMessageID, updateNewMessage with the
+// message), as Telegram answers sendMedia.
+func (m *Domain) sendMedia(ctx context.Context, c *handler.Call, req *api.MessagesSendMediaRequest) (tl.Object, error) {
+	to, err := m.access.InputPeer(c.UserID, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	if req.RandomID == 0 {
+		return nil, handler.BadRequest("RANDOM_ID_INVALID")
+	}
+	if utf8.RuneCountInString(req.Message) > maxCaptionLen {
+		return nil, handler.BadRequest("MEDIA_CAPTION_TOO_LONG")
+	}
+	if m.svc.Media == nil {
+		return nil, handler.BadRequest("MEDIA_INVALID")
+	}
+	ents, err := encodeEntities(req.Entities)
+	if err != nil {
+		return nil, err
+	}
+	media, err := m.svc.Media.MessageMedia(ctx, c, req.Media)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := encodeMedia(media)
+	if err != nil {
+		return nil, err
+	}
+	reply := replyID(req.ReplyTo)
+	// A retry uploads nothing new but makes a new document id: the fingerprint covers the uploaded file, not the
+	// document made of it, so that the retry is recognized.
+	s := box.Send{From: c.UserID, To: to, RandomID: req.RandomID, Silent: req.Silent, ClearDraft: req.ClearDraft,
+		ReplyTo: reply, Text: req.Message, Entities: ents, Media: mb,
+		Fingerprint: box.MediaFingerprint(to, req.Message, ents, reply, inputMediaKey(req.Media))}
+	res, err := m.propose(ctx, c.UserID, s.Command())
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Msgs) != 1 {
+		return nil, handler.ErrInternal
+	}
+	msg := &res.Msgs[0]
+	// The result carries no content (the box leaves it out); a retry's answer shows this call's document, which
+	// names the same uploaded parts as the stored one.
+	msg.Text, msg.Entities, msg.Media = req.Message, ents, mb
+	if !res.Dup {
+		m.pushNew(ctx, c.UserID, c.SessionID, msg, res.Pts)
+		for i := range res.Applied {
+			a := &res.Applied[i]
+			if a.Msg != nil && a.Update.Kind == box.UpdNewMessage {
+				a.Msg.Text, a.Msg.Entities, a.Msg.Media = req.Message, ents, mb
+			}
+			m.pushApplied(ctx, a)
+		}
+	}
+	return &api.Updates{
+		Updates: []api.UpdateClass{&api.UpdateMessageID{ID: msg.ID, RandomID: req.RandomID},
+			&api.UpdateNewMessage{Message: apiMessage(msg), Pts: res.Pts, PtsCount: 1}},
+		Users: m.users(ctx, c.UserID, []int64{c.UserID, to}), Chats: []api.ChatClass{}, Date: res.Date}, nil
+}
+
+// inputMediaKey is what identifies a sendMedia's media across retries: the uploaded file (kind, id, parts).
+func inputMediaKey(in api.InputMediaClass) []byte {
+	var id int64
+	var parts int32
+	switch x := in.(type) {
+	case *api.InputMediaUploadedDocument:
+		switch f := x.File.(type) {
+		case *api.InputFile:
+			id, parts = f.ID, f.Parts
+		case *api.InputFileBig:
+			id, parts = -f.ID, f.Parts
+		}
+	}
+	b := binary.BigEndian.AppendUint64(nil, uint64(id))
+	return binary.BigEndian.AppendUint32(b, uint32(parts))
 }
 
 func (m *Domain) forwardMessages(ctx context.Context, c *handler.Call, req *api.MessagesForwardMessagesRequest) (tl.Object, error) {

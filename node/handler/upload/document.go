@@ -112,7 +112,13 @@ func (h *Domain) uploadMedia(ctx context.Context, c *handler.Call, req *api.Mess
 	if _, err := h.access.InputPeer(c.UserID, req.Peer); err != nil {
 		return nil, err
 	}
-	in, ok := req.Media.(*api.InputMediaUploadedDocument)
+	return h.MessageMedia(ctx, c, req.Media)
+}
+
+// MessageMedia implements handler.Media: an uploaded document becomes a document (messages.uploadMedia and
+// messages.sendMedia).
+func (h *Domain) MessageMedia(ctx context.Context, c *handler.Call, media api.InputMediaClass) (api.MessageMediaClass, error) {
+	in, ok := media.(*api.InputMediaUploadedDocument)
 	if !ok {
 		return nil, errMediaInvalid
 	}

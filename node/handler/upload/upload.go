@@ -65,6 +65,9 @@ func New(d messenger.Deps) (messenger.Domain, error) {
 	}
 	h := &Domain{n: d.Node, log: log, access: d.Access, clock: d.Clock, rand: d.Rand, local: local}
 	h.store = files.NewStore(files.StoreOptions{Nodes: h.nodes, Clock: d.Clock, Rand: d.Rand, Log: log})
+	if d.Services != nil {
+		d.Services.Media = h
+	}
 	return h, nil
 }
 
