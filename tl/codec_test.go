@@ -2,6 +2,7 @@ package tl
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/hex"
 	"errors"
 	"runtime"
@@ -246,6 +247,45 @@ func TestGzipPacked(t *testing.T) {
 	got := o.(*box).Inner.(*box).Inner.(*leaf).V
 	if got != 42 {
 		t.Fatalf("got %d", got)
+	}
+}
+
+// zlibBytes packs plain as a zlib stream, as mtcute packs large requests (Node's deflateSync).
+func zlibBytes(t *testing.T, plain []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zlib.NewWriter(&buf)
+	if _, err := zw.Write(plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestGzipPackedZlib: gzip_packed holding a zlib stream decodes (Telegram accepts both); a zlib bomb stops at
+// the budget like a gzip one.
+func TestGzipPackedZlib(t *testing.T) {
+	plain, err := Marshal(&box{Inner: &leaf{V: 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Marshal(&GzipPacked{Data: zlibBytes(t, plain)})
+	o, err := DecodeObject(b, NewRegistry(testLookup))
+	if err != nil || o.(*box).Inner.(*leaf).V != 7 {
+		t.Fatalf("zlib: %v %v", o, err)
+	}
+	var e Encoder
+	e.PutID(leafID)
+	e.PutRaw(make([]byte, 8<<20))
+	b, _ = Marshal(&GzipPacked{Data: zlibBytes(t, e.Bytes())})
+	if _, err := DecodeObject(b, NewRegistry(testLookup)); !errors.Is(err, ErrGzipTooLarge) {
+		t.Fatalf("zlib bomb: %v", err)
+	}
+	b, _ = Marshal(&GzipPacked{Data: append(zlibBytes(t, plain)[:2], "garbage"...)})
+	if _, err := DecodeObject(b, NewRegistry(testLookup)); err == nil {
+		t.Fatal("a zlib header over garbage decoded")
 	}
 }
 

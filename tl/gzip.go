@@ -3,11 +3,13 @@ package tl
 import (
 	"bytes"
 	"compress/gzip"
+	"compress/zlib"
 	"fmt"
 	"io"
 )
 
-// GzipPacked is gzip_packed#3072cfa1 packed_data:bytes = Object: Data holds the gzip stream. Decoder.Object
+// GzipPacked is gzip_packed#3072cfa1 packed_data:bytes = Object: Data holds the gzip stream (a zlib stream is
+// accepted when decoding, as Telegram does). Decoder.Object
 // unpacks it transparently; this type exists for encoding (see Gzip) and for callers that want the raw form.
 type GzipPacked struct {
 	Data []byte
@@ -62,12 +64,28 @@ func GzipRaw(plain []byte) (*GzipPacked, error) {
 // Gunzip unpacks a gzip_packed payload, failing with ErrGzipTooLarge past limit bytes of output.
 func Gunzip(packed []byte, limit int) ([]byte, error) { return gunzip(packed, limit) }
 
+// isZlib reports a zlib (RFC 1950) header: deflate, a valid check value. Telegram accepts zlib streams in
+// gzip_packed besides gzip ones, and clients send them (mtcute packs large requests with zlib's deflate).
+func isZlib(b []byte) bool {
+	return len(b) >= 2 && b[0]&0x0f == 8 && b[0]>>4 <= 7 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0
+}
+
 func gunzip(packed []byte, limit int) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(packed))
-	if err != nil {
-		return nil, fmt.Errorf("tl: gzip_packed: %w", err)
+	var zr io.ReadCloser
+	if isZlib(packed) {
+		r, err := zlib.NewReader(bytes.NewReader(packed))
+		if err != nil {
+			return nil, fmt.Errorf("tl: gzip_packed: %w", err)
+		}
+		zr = r
+	} else {
+		r, err := gzip.NewReader(bytes.NewReader(packed))
+		if err != nil {
+			return nil, fmt.Errorf("tl: gzip_packed: %w", err)
+		}
+		r.Multistream(false)
+		zr = r
 	}
-	zr.Multistream(false)
 	if limit < 0 {
 		limit = 0
 	}

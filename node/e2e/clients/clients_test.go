@@ -36,6 +36,8 @@ type client struct {
 	optIn string
 	// transport is passed to the program: "" is the library's default, "obfuscated" its obfuscated2 transport.
 	transport string
+	// file: the program also runs the "file" step (a document uploaded, sent to Saved Messages, downloaded).
+	file bool
 	// command prepares (installs, builds) what the client needs and returns the command line to which the config
 	// JSON is appended, and the directory to run it in.
 	command func(t *testing.T, ctx context.Context, tmp string) (argv []string, dir string)
@@ -48,11 +50,11 @@ const coldBuild = "its first build compiles another gotd version (3-4 CPU-minute
 // allClients: gotd uses intermediate, mtcute intermediate (obfuscated: obfuscated2 over padded intermediate),
 // GramJS full (obfuscated: obfuscated2 over abridged).
 var allClients = []client{
-	{name: "mtcute", layer: 227, command: nodeScript("mtcute.mjs")},
-	{name: "mtcute-obfuscated", layer: 227, transport: "obfuscated", command: nodeScript("mtcute.mjs")},
+	{name: "mtcute", layer: 227, file: true, command: nodeScript("mtcute.mjs")},
+	{name: "mtcute-obfuscated", layer: 227, transport: "obfuscated", file: true, command: nodeScript("mtcute.mjs")},
 	{name: "gotd160", layer: 227, command: gotdBinary("go.mod")},
-	{name: "gramjs", layer: 198, command: nodeScript("gramjs.mjs")},
-	{name: "gramjs-obfuscated", layer: 198, transport: "obfuscated", command: nodeScript("gramjs.mjs")},
+	{name: "gramjs", layer: 198, file: true, command: nodeScript("gramjs.mjs")},
+	{name: "gramjs-obfuscated", layer: 198, transport: "obfuscated", file: true, command: nodeScript("gramjs.mjs")},
 	{name: "gotd142", layer: 223, optIn: coldBuild, command: gotdBinary("go142.mod")},
 	{name: "gotd93", layer: 170, optIn: coldBuild, command: gotdBinary("go93.mod")},
 }
@@ -155,6 +157,7 @@ func (e *env) scenario(t *testing.T, ctx context.Context, cl client, i int) {
 		peerID:   e.peerID,
 		texts:    []string{cl.name + " says 1", cl.name + " says 2", cl.name + " says 3"},
 		pushText: "gotd v0.160 to " + cl.name,
+		file:     cl.file,
 	}
 	phone := fmt.Sprintf("1555400%04d", i)
 	cfg := config{Host: host, Port: port, DC: 1, PEM: string(e.pem), Fingerprint: strconv.FormatInt(

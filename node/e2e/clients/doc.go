@@ -28,6 +28,8 @@
 //	push        ... which the library's update handler must receive (text, sender)
 //	getDialogs  a dialog with the peer whose top message is the pushed one
 //	getHistory  exactly the 3 sent (out) and the pushed (in) message, in id order
+//	file        (JS clients) 300 KiB uploaded as a document and sent to Saved Messages (upload.saveFilePart,
+//	            messages.sendMedia), downloaded back (upload.getFile): the same SHA-256, the caption kept
 //	done
 //
 // and the peer's own getHistory must hold the 3 texts, in order, as incoming messages.

@@ -55,6 +55,9 @@ type line struct {
 		TopMessage int   `json:"topMessage"`
 	} `json:"dialogs"`
 	Messages []message `json:"messages"`
+	Size     int      `json:"size"`
+	SentSHA  string   `json:"sentSha"`
+	GotSHA   string   `json:"gotSha"`
 }
 
 type message struct {
@@ -115,6 +118,7 @@ type expect struct {
 	peerID   int64
 	texts    []string
 	pushText string
+	file     bool // the "file" step runs (between getHistory and done)
 }
 
 // order of the steps a client prints.
@@ -132,7 +136,11 @@ func (x expect) check(t *testing.T, lines []line) {
 			t.Errorf("step %s failed: %s", l.Step, l.Error)
 		}
 	}
-	for _, s := range order {
+	steps := order
+	if x.file {
+		steps = slices.Insert(slices.Clone(order), len(order)-1, "file")
+	}
+	for _, s := range steps {
 		if len(by[s]) == 0 {
 			t.Errorf("steps from %s on did not run (passed: %s)", s, passed(lines))
 			break
@@ -211,6 +219,9 @@ func (x expect) check(t *testing.T, lines []line) {
 		if !slices.Equal(got, want) {
 			t.Errorf("getHistory:\n got %+v\nwant %+v", got, want)
 		}
+	}
+	if l, ok := one("file"); ok && (l.Size < 100<<10 || l.SentSHA == "" || l.GotSHA != l.SentSHA || l.Text != "scenario file") {
+		t.Errorf("file: %d bytes sent (sha256 %s), %s came back, caption %q", l.Size, l.SentSHA, l.GotSHA, l.Text)
 	}
 }
 

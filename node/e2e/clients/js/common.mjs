@@ -1,5 +1,25 @@
 // Shared by the client scenarios: the config the Go test passes (argv[2], JSON) and the one-JSON-line-per-step
 // output it parses. Lines that are not a JSON object with a "step" are library logs to the test.
+import { createHash } from 'node:crypto'
+
+// fileBytes is the file the "file" step uploads: cfg.fileSize (default 300 KiB) pseudo-random bytes, so that
+// several parts are sent and a wrong byte anywhere changes the hash.
+export function fileBytes(cfg) {
+  const n = cfg.fileSize || 300 * 1024
+  const b = Buffer.alloc(n)
+  let x = 2463534242
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    b[i] = x & 0xff
+  }
+  return b
+}
+
+export function sha256(b) {
+  return createHash('sha256').update(b).digest('hex')
+}
 
 export function readConfig() {
   if (process.argv.length !== 3) {

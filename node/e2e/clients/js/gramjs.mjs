@@ -1,13 +1,14 @@
 // The scenario of node/e2e/clients for GramJS (npm telegram 2.26.22, layer 198): see ../doc.go for the steps.
 import { createRequire } from 'node:module'
 
-import { deadline, emit, readConfig, step, waitFor } from './common.mjs'
+import { deadline, emit, fileBytes, readConfig, sha256, step, waitFor } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 const { Api, TelegramClient } = require('telegram')
 const { MemorySession } = require('telegram/sessions')
 const { ConnectionTCPFull, ConnectionTCPObfuscated } = require('telegram/network')
 const { NewMessage } = require('telegram/events')
+const { CustomFile } = require('telegram/client/uploads')
 const RSA = require('telegram/crypto/RSA')
 const bigInt = require('big-integer')
 
@@ -133,6 +134,17 @@ try {
   await step('getHistory', async () => {
     const msgs = await client.getMessages(peer, { limit: 50 })
     return { messages: msgs.map((m) => ({ id: m.id, out: !!m.out, text: m.message, fromId: num(m.senderId) })) }
+  })
+  await step('file', async () => {
+    // upload.saveFilePart + messages.sendMedia (a document to Saved Messages), then upload.getFile back.
+    const data = fileBytes(cfg)
+    const msg = await client.sendFile('me', {
+      file: new CustomFile('scenario.bin', data.length, '', data),
+      forceDocument: true,
+      caption: 'scenario file',
+    })
+    const back = await client.downloadMedia(msg, {})
+    return { size: data.length, sentSha: sha256(data), gotSha: sha256(Buffer.from(back)), text: msg.message }
   })
   emit('done', null)
   await client.destroy()

@@ -1,6 +1,7 @@
 // The scenario of node/e2e/clients for mtcute (@mtcute/node 0.30.3, layer 227): see ../doc.go for the steps.
 import {
   BaseTelegramClient,
+  InputMedia,
   Long,
   MemoryStorage,
   ObfuscatedPacketCodec,
@@ -10,7 +11,7 @@ import {
 } from '@mtcute/node'
 import { addPublicKey } from '@mtcute/node/utils.js'
 
-import { deadline, emit, readConfig, step, waitFor } from './common.mjs'
+import { deadline, emit, fileBytes, readConfig, sha256, step, waitFor } from './common.mjs'
 
 const cfg = readConfig()
 deadline(cfg)
@@ -126,6 +127,17 @@ try {
   await step('getHistory', async () => {
     const msgs = await client.getHistory(peer, { limit: 50 })
     return { messages: msgs.map((m) => ({ id: m.id, out: m.isOutgoing, text: m.text, fromId: m.sender.id })) }
+  })
+  await step('file', async () => {
+    // upload.saveFilePart + messages.sendMedia (a document to Saved Messages), then upload.getFile back.
+    const data = fileBytes(cfg)
+    const msg = await client.sendMedia(
+      'me',
+      InputMedia.document(data, { fileName: 'scenario.bin', fileMime: 'application/octet-stream' }),
+      { caption: 'scenario file' },
+    )
+    const back = await client.downloadAsBuffer(msg.media)
+    return { size: data.length, sentSha: sha256(data), gotSha: sha256(back), text: msg.text }
   })
   emit('done', null)
   await client.destroy()
