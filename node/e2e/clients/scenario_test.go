@@ -55,9 +55,9 @@ type line struct {
 		TopMessage int   `json:"topMessage"`
 	} `json:"dialogs"`
 	Messages []message `json:"messages"`
-	Size     int      `json:"size"`
-	SentSHA  string   `json:"sentSha"`
-	GotSHA   string   `json:"gotSha"`
+	Size     int       `json:"size"`
+	SentSHA  string    `json:"sentSha"`
+	GotSHA   string    `json:"gotSha"`
 }
 
 type message struct {
