@@ -6,6 +6,8 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -210,6 +212,43 @@ func TestUploadSurvivesNodeLoss(t *testing.T) {
 	forB.doc = docB
 	download(devB.API, forB)
 
+	// A photo (a JPEG gotd uploads) sent to B: one size, the uploaded image, with its dimensions.
+	var jpg bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rng.Uint32())
+	}
+	if err := jpeg.Encode(&jpg, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	photoIn, err := uploader.NewUploader(dev.API).FromBytes(ctx, "photo.jpg", jpg.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentPhoto, err := dev.API.MessagesSendMedia(ctx, &tg.MessagesSendMediaRequest{Peer: peerB, RandomID: 4343,
+		Media: &tg.InputMediaUploadedPhoto{File: photoIn}})
+	if err != nil {
+		t.Fatalf("send photo: %v", err)
+	}
+	var photo *tg.Photo
+	for _, u := range sentPhoto.(*tg.Updates).Updates {
+		if u, ok := u.(*tg.UpdateNewMessage); ok {
+			photo, _ = u.Message.(*tg.Message).Media.(*tg.MessageMediaPhoto).Photo.(*tg.Photo)
+		}
+	}
+	if photo == nil || len(photo.Sizes) != 1 {
+		t.Fatalf("send photo: %+v", sentPhoto)
+	}
+	if sz, ok := photo.Sizes[0].(*tg.PhotoSize); !ok || sz.W != 640 || sz.H != 480 || sz.Type != "x" || sz.Size != jpg.Len() {
+		t.Fatalf("photo size: %+v", photo.Sizes[0])
+	}
+	var gotPhoto bytes.Buffer
+	if _, err := downloader.NewDownloader().Download(devB.API, &tg.InputPhotoFileLocation{ID: photo.ID,
+		AccessHash: photo.AccessHash, FileReference: photo.FileReference, ThumbSize: "x"}).Stream(ctx, &gotPhoto); err != nil ||
+		!bytes.Equal(gotPhoto.Bytes(), jpg.Bytes()) {
+		t.Fatalf("download photo: %d of %d bytes, %v", gotPhoto.Len(), jpg.Len(), err)
+	}
+
 	check := func(via int, files ...uploaded) {
 		t.Helper()
 		for _, f := range files {
@@ -360,9 +399,14 @@ func TestUploadRejectsBadParts(t *testing.T) {
 		{"file 2 lacks parts 0 and 1", media(&tg.InputFileBig{ID: 2, Parts: 3, Name: "x"}, "a/b"), "FILE_PART_MISSING"},
 		{"never uploaded", media(&tg.InputFile{ID: 77, Parts: 1, Name: "x"}, "a/b"), "FILE_PART_MISSING"},
 		{"no mime type", media(&tg.InputFileBig{ID: 2, Parts: 3, Name: "x"}, ""), "MIME_TYPE_INVALID"},
-		{"photo", func() error {
+		{"a photo of missing parts", func() error {
 			_, err := dev.API.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{Peer: &tg.InputPeerSelf{},
-				Media: &tg.InputMediaUploadedPhoto{File: &tg.InputFile{ID: 3, Parts: 1}}})
+				Media: &tg.InputMediaUploadedPhoto{File: &tg.InputFile{ID: 2, Parts: 3}}})
+			return err
+		}(), "FILE_PART_MISSING"},
+		{"a contact", func() error {
+			_, err := dev.API.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{Peer: &tg.InputPeerSelf{},
+				Media: &tg.InputMediaContact{PhoneNumber: "1"}})
 			return err
 		}(), "MEDIA_INVALID"},
 	} {
@@ -380,6 +424,10 @@ func TestUploadRejectsBadParts(t *testing.T) {
 	}
 	if err := media(&tg.InputFile{ID: 3, Parts: 2, Name: "two", MD5Checksum: "00"}, "a/b"); !tgerr.Is(err, "MD5_CHECKSUM_INVALID") {
 		t.Fatalf("wrong md5: %v", err)
+	}
+	if _, err := dev.API.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{Peer: &tg.InputPeerSelf{},
+		Media: &tg.InputMediaUploadedPhoto{File: &tg.InputFile{ID: 3, Parts: 2}}}); !tgerr.Is(err, "IMAGE_PROCESS_FAILED") {
+		t.Fatalf("a photo that is not an image: %v", err)
 	}
 	sum := md5.Sum(two)
 	res, err := dev.API.MessagesUploadMedia(ctx, &tg.MessagesUploadMediaRequest{Peer: &tg.InputPeerSelf{},

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/raftgram/raftgram/files"
@@ -16,7 +17,8 @@ import (
 	"github.com/raftgram/raftgram/tl/api"
 )
 
-// A document is an uploaded file turned into media (messages.uploadMedia). It is not stored anywhere: where its
+// A document (or photo) is an uploaded file turned into media (messages.uploadMedia, messages.sendMedia). It is
+// not stored anywhere: where its
 // bytes are (the uploader, the file id, the part count, part size and total size) travels in the document's
 // file_reference, sealed with a MAC under the cluster secret, so upload.getFile finds the parts with nothing
 // but the location the client echoes back, on any node. The access hash is a MAC of the id.
@@ -106,8 +108,7 @@ func (h *Domain) openReference(id, accessHash int64, ref []byte) (locator, error
 	return l, nil
 }
 
-// uploadMedia turns an uploaded file into a document the caller can download (upload.getFile) and, once
-// messages carry media, send. Only documents: photos need server-made thumbnails, not built.
+// uploadMedia turns an uploaded file into a document or photo the caller can download (upload.getFile).
 func (h *Domain) uploadMedia(ctx context.Context, c *handler.Call, req *api.MessagesUploadMediaRequest) (tl.Object, error) {
 	if _, err := h.access.InputPeer(c.UserID, req.Peer); err != nil {
 		return nil, err
@@ -115,9 +116,16 @@ func (h *Domain) uploadMedia(ctx context.Context, c *handler.Call, req *api.Mess
 	return h.MessageMedia(ctx, c, req.Media)
 }
 
-// MessageMedia implements handler.Media: an uploaded document becomes a document (messages.uploadMedia and
-// messages.sendMedia).
+// MessageMedia implements handler.Media: an uploaded document becomes a document, an uploaded photo a photo
+// (messages.uploadMedia and messages.sendMedia).
 func (h *Domain) MessageMedia(ctx context.Context, c *handler.Call, media api.InputMediaClass) (api.MessageMediaClass, error) {
+	if p, ok := media.(*api.InputMediaUploadedPhoto); ok {
+		photo, err := h.newPhoto(ctx, c, p.File)
+		if err != nil {
+			return nil, err
+		}
+		return &api.MessageMediaPhoto{Photo: photo}, nil
+	}
 	in, ok := media.(*api.InputMediaUploadedDocument)
 	if !ok {
 		return nil, errMediaInvalid
@@ -132,10 +140,15 @@ func (h *Domain) MessageMedia(ctx context.Context, c *handler.Call, media api.In
 	return &api.MessageMediaDocument{Document: doc}, nil
 }
 
-// newDocument checks an uploaded file (its first and last part exist, the part size is one Telegram allows, the
-// MD5 if the client gave one) and describes it as a document.
-func (h *Domain) newDocument(ctx context.Context, c *handler.Call, f api.InputFileClass, mime string,
-	attrs []api.DocumentAttributeClass) (*api.Document, error) {
+// upload is a checked uploaded file: where its bytes are, and the name the client gave it.
+type upload struct {
+	loc  locator
+	name string
+}
+
+// checkUpload checks an uploaded file: its first and last part exist, the part size is one Telegram allows, a
+// small file is at most 10 MiB, and the MD5 matches if the client gave one.
+func (h *Domain) checkUpload(ctx context.Context, c *handler.Call, f api.InputFileClass) (upload, error) {
 	var (
 		fileID int64
 		parts  int32
@@ -149,60 +162,98 @@ func (h *Domain) newDocument(ctx context.Context, c *handler.Call, f api.InputFi
 	case *api.InputFileBig:
 		fileID, parts, name, big = f.ID, f.Parts, f.Name, true
 	default:
-		return nil, errMediaInvalid
+		return upload{}, errMediaInvalid
 	}
 	if parts < 1 || (!big && parts > maxSmallParts) || (big && parts > maxBigParts) {
-		return nil, errPartsInvalid
+		return upload{}, errPartsInvalid
 	}
-	key := func(p int32) files.Key { return files.Key{Owner: c.UserID, File: fileID, Part: p} }
-	get := func(p int32) ([]byte, error) {
-		b, err := h.store.Get(ctx, key(p))
-		switch {
-		case errors.Is(err, files.ErrNotFound):
-			return nil, handler.BadRequest(fmt.Sprintf(errPartMissingFirst, p))
-		case err != nil:
-			h.log.Warn("part not read", "user", c.UserID, "file", fileID, "part", p, "err", err)
-			return nil, handler.ErrInternal
-		}
-		return b, nil
-	}
-	first, err := get(0)
+	l := locator{Owner: c.UserID, File: fileID, Parts: parts}
+	first, err := h.part(ctx, l, 0)
 	if err != nil {
-		return nil, err
+		return upload{}, err
 	}
-	l := locator{Owner: c.UserID, File: fileID, Parts: parts, PartSize: int32(len(first)), Size: int64(len(first))}
+	l.PartSize, l.Size = int32(len(first)), int64(len(first))
 	if parts > 1 {
 		if len(first)%partUnit != 0 || files.MaxPart%len(first) != 0 {
-			return nil, errPartSizeInvalid
+			return upload{}, errPartSizeInvalid
 		}
-		last, err := get(parts - 1)
+		last, err := h.part(ctx, l, parts-1)
 		if err != nil {
-			return nil, err
+			return upload{}, err
 		}
 		if len(last) > len(first) {
-			return nil, errPartSizeInvalid
+			return upload{}, errPartSizeInvalid
 		}
 		l.Size = int64(parts-1)*int64(len(first)) + int64(len(last))
 	}
 	if !big && l.Size > maxSmallFile {
-		return nil, errFileTooBig
+		return upload{}, errFileTooBig
 	}
 	if sum != "" {
 		// A small file's MD5 covers every part: reading them also proves none is missing.
 		m := md5.New()
-		for p := range parts {
-			b, err := get(p)
-			if err != nil {
-				return nil, err
-			}
-			if p < parts-1 && len(b) != len(first) {
-				return nil, errPartSizeInvalid
-			}
-			m.Write(b)
+		if _, err := io.Copy(m, h.reader(ctx, l)); err != nil {
+			return upload{}, err
 		}
 		if !strings.EqualFold(hex.EncodeToString(m.Sum(nil)), sum) {
-			return nil, errMD5Invalid
+			return upload{}, errMD5Invalid
 		}
+	}
+	return upload{loc: l, name: name}, nil
+}
+
+// part reads part p of an uploaded file; FILE_PART_<p>_MISSING if no node has it, 500 if too few nodes answer.
+func (h *Domain) part(ctx context.Context, l locator, p int32) ([]byte, error) {
+	b, err := h.store.Get(ctx, files.Key{Owner: l.Owner, File: l.File, Part: p})
+	switch {
+	case errors.Is(err, files.ErrNotFound):
+		return nil, handler.BadRequest(fmt.Sprintf(errPartMissingFirst, p))
+	case err != nil:
+		h.log.Warn("part not read", "owner", l.Owner, "file", l.File, "part", p, "err", err)
+		return nil, handler.ErrInternal
+	}
+	return b, nil
+}
+
+// reader reads an uploaded file from its first part on, one part in memory at a time; a part of the wrong
+// size (all but the last must be PartSize) is FILE_PART_SIZE_INVALID.
+func (h *Domain) reader(ctx context.Context, l locator) io.Reader {
+	return &partReader{h: h, ctx: ctx, l: l}
+}
+
+type partReader struct {
+	h    *Domain
+	ctx  context.Context
+	l    locator
+	next int32
+	buf  []byte
+}
+
+func (r *partReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.next >= r.l.Parts {
+			return 0, io.EOF
+		}
+		b, err := r.h.part(r.ctx, r.l, r.next)
+		if err != nil {
+			return 0, err
+		}
+		if r.next < r.l.Parts-1 && len(b) != int(r.l.PartSize) {
+			return 0, errPartSizeInvalid
+		}
+		r.buf, r.next = b, r.next+1
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// newDocument describes a checked upload as a document.
+func (h *Domain) newDocument(ctx context.Context, c *handler.Call, f api.InputFileClass, mime string,
+	attrs []api.DocumentAttributeClass) (*api.Document, error) {
+	up, err := h.checkUpload(ctx, c, f)
+	if err != nil {
+		return nil, err
 	}
 	id, err := handler.RandomID(h.rand)
 	if err != nil {
@@ -213,22 +264,35 @@ func (h *Domain) newDocument(ctx context.Context, c *handler.Call, f api.InputFi
 		_, isName := a.(*api.DocumentAttributeFilename)
 		hasName = hasName || isName
 	}
-	if !hasName && name != "" {
-		attrs = append(attrs, &api.DocumentAttributeFilename{FileName: name})
+	if !hasName && up.name != "" {
+		attrs = append(attrs, &api.DocumentAttributeFilename{FileName: up.name})
 	}
-	return &api.Document{ID: id, AccessHash: h.docAccessHash(id), FileReference: h.fileReference(id, l),
-		Date: int32(h.clock().Unix()), MimeType: mime, Size: l.Size, DCID: 1, Attributes: nonNil(attrs)}, nil
+	return &api.Document{ID: id, AccessHash: h.docAccessHash(id), FileReference: h.fileReference(id, up.loc),
+		Date: int32(h.clock().Unix()), MimeType: mime, Size: up.loc.Size, DCID: 1, Attributes: nonNil(attrs)}, nil
 }
 
 // getFile serves limit bytes of a document from offset: offset and limit multiples of 1 KiB, limit at most
 // 1 MiB, and without the precise flag the range stays inside one 1 MiB block (Telegram's rules, less strict
 // about 4 KiB alignment).
 func (h *Domain) getFile(ctx context.Context, c *handler.Call, req *api.UploadGetFileRequest) (tl.Object, error) {
-	loc, ok := req.Location.(*api.InputDocumentFileLocation)
-	if !ok || loc.ThumbSize != "" {
+	var (
+		l   locator
+		err error
+	)
+	switch loc := req.Location.(type) {
+	case *api.InputDocumentFileLocation:
+		if loc.ThumbSize != "" { // documents have no thumbnails here
+			return nil, errLocationInvalid
+		}
+		l, err = h.openReference(loc.ID, loc.AccessHash, loc.FileReference)
+	case *api.InputPhotoFileLocation:
+		if len(loc.ThumbSize) != 1 || !strings.Contains("mxywz", loc.ThumbSize) { // the one size newPhoto gives
+			return nil, errLocationInvalid
+		}
+		l, err = h.openReference(loc.ID, loc.AccessHash, loc.FileReference)
+	default:
 		return nil, errLocationInvalid
 	}
-	l, err := h.openReference(loc.ID, loc.AccessHash, loc.FileReference)
 	if err != nil {
 		return nil, err
 	}
