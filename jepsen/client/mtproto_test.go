@@ -3,12 +3,9 @@ package client
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
 	"github.com/raftgram/raftgram/jepsen/history"
 	"github.com/raftgram/raftgram/jepsen/validate"
 	"github.com/raftgram/raftgram/node/testcluster"
@@ -29,21 +26,10 @@ func startMT(t *testing.T) (*testcluster.Cluster, MTOptions) {
 	t.Cleanup(func() {
 		c.Close()
 		if t.Failed() {
-			logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-			for _, l := range logs {
-				b, _ := os.ReadFile(l)
-				if len(b) > 4000 {
-					b = b[len(b)-4000:]
-				}
-				t.Logf("---- %s\n%s", filepath.Base(l), b)
-			}
+			testcluster.LogTails(t, dir, 4000)
 		}
 	})
-	pem, err := c.PublicKeyPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := gwcrypto.ParsePublicPEM(pem)
+	pub, err := c.PublicKey()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
-	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
 	"github.com/raftgram/raftgram/node/e2e/tgclient"
 	"github.com/raftgram/raftgram/node/testcluster"
 	"github.com/raftgram/raftgram/shard"
@@ -102,11 +101,7 @@ func TestMessengerCluster(t *testing.T) {
 			testcluster.LogTails(t, dir, 8000)
 		}
 	})
-	pem, err := c.PublicKeyPEM()
-	if err != nil {
-		e.fatalf("public key: %v", err)
-	}
-	if e.pub, err = gwcrypto.ParsePublicPEM(pem); err != nil {
+	if e.pub, err = c.PublicKey(); err != nil {
 		e.fatalf("public key: %v", err)
 	}
 

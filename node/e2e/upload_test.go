@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/rsa"
 	"encoding/hex"
 	"fmt"
 	"image"
@@ -19,7 +20,6 @@ import (
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
-	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
 	"github.com/raftgram/raftgram/node/e2e/tgclient"
 	"github.com/raftgram/raftgram/node/testcluster"
 )
@@ -42,6 +42,34 @@ func (f uploaded) part(p int) []byte {
 	return f.data[p*uploadPartSize : min((p+1)*uploadPartSize, len(f.data))]
 }
 
+// startWithDevice starts a cluster and one gotd device connected to node 0 (not signed in).
+func startWithDevice(t *testing.T, ctx context.Context, opts testcluster.Options) (*testcluster.Cluster, *rsa.PublicKey, *tgclient.Device) {
+	t.Helper()
+	opts.Client, opts.DevCode, opts.Dir = true, devCode, t.TempDir()
+	c, err := testcluster.Start(ctx, opts)
+	if err != nil {
+		testcluster.LogTails(t, opts.Dir, 8000)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.LogUnimplemented(t)
+		c.Close()
+		if t.Failed() {
+			testcluster.LogTails(t, opts.Dir, 8000)
+		}
+	})
+	pub, err := c.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := tgclient.Start(ctx, tgclient.Options{Addr: c.Nodes[0].Client, PublicKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dev.Close() })
+	return c, pub, dev
+}
+
 // TestUploadSurvivesNodeLoss: gotd's uploader stores a small file (upload.saveFilePart) and a big one
 // (upload.saveBigFilePart) through one node of three real processes; every part reads back byte for byte after
 // kill -9 of another node. A file uploaded while that node is down (a mirror on the two others) reads back after
@@ -53,32 +81,7 @@ func TestUploadSurvivesNodeLoss(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	c, err := testcluster.Start(ctx, testcluster.Options{Client: true, DevCode: devCode, Shards: shards, Dir: dir})
-	if err != nil {
-		testcluster.LogTails(t, dir, 8000)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.LogUnimplemented(t)
-		c.Close()
-		if t.Failed() {
-			testcluster.LogTails(t, dir, 8000)
-		}
-	})
-	pem, err := c.PublicKeyPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := gwcrypto.ParsePublicPEM(pem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := tgclient.Start(ctx, tgclient.Options{Addr: c.Nodes[0].Client, PublicKey: pub})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
+	c, pub, dev := startWithDevice(t, ctx, testcluster.Options{Shards: shards})
 	me, err := dev.Login(ctx, "15550009001", devCode, "Up", "Loader")
 	if err != nil {
 		t.Fatal(err)
@@ -311,26 +314,7 @@ func TestUploadRejectsBadParts(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	c, err := testcluster.Start(ctx, testcluster.Options{Nodes: 1, Client: true, DevCode: devCode, Shards: 1, Dir: dir})
-	if err != nil {
-		testcluster.LogTails(t, dir, 8000)
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	pem, err := c.PublicKeyPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := gwcrypto.ParsePublicPEM(pem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := tgclient.Start(ctx, tgclient.Options{Addr: c.Nodes[0].Client, PublicKey: pub})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dev.Close()
+	c, _, dev := startWithDevice(t, ctx, testcluster.Options{Nodes: 1, Shards: 1})
 	if _, err := dev.API.UploadSaveFilePart(ctx, &tg.UploadSaveFilePartRequest{FileID: 1, Bytes: []byte("x")}); !tgerr.Is(err, "AUTH_KEY_UNREGISTERED") {
 		t.Fatalf("before sign-in: %v", err)
 	}

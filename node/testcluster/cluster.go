@@ -3,6 +3,7 @@ package testcluster
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	gwcrypto "github.com/raftgram/raftgram/gateway/crypto"
 	"github.com/raftgram/raftgram/internal/freeport"
 	"github.com/raftgram/raftgram/node"
 	"github.com/raftgram/raftgram/shard"
@@ -329,6 +331,15 @@ func (c *Cluster) Wipe(i int) error {
 // node serves with the same key. Valid once node 0 has started with a client address.
 func (c *Cluster) PublicKeyPEM() ([]byte, error) {
 	return os.ReadFile(filepath.Join(c.Nodes[0].Dir, "server_rsa.pub.pem"))
+}
+
+// PublicKey is PublicKeyPEM parsed, what a Go MTProto client is configured with.
+func (c *Cluster) PublicKey() (*rsa.PublicKey, error) {
+	pem, err := c.PublicKeyPEM()
+	if err != nil {
+		return nil, err
+	}
+	return gwcrypto.ParsePublicPEM(pem)
 }
 
 // Close kills every process.

@@ -50,24 +50,9 @@ func (m *Domain) sendMessage(ctx context.Context, c *handler.Call, req *api.Mess
 	reply := replyID(req.ReplyTo)
 	s := box.Send{From: c.UserID, To: to, RandomID: req.RandomID, Silent: req.Silent, ClearDraft: req.ClearDraft,
 		ReplyTo: reply, Text: req.Message, Entities: ents, Fingerprint: box.Fingerprint(to, req.Message, ents, reply)}
-	res, err := m.propose(ctx, c.UserID, s.Command())
+	res, msg, err := m.sendOne(ctx, c, &s)
 	if err != nil {
 		return nil, err
-	}
-	if len(res.Msgs) != 1 {
-		return nil, handler.ErrInternal
-	}
-	msg := &res.Msgs[0]
-	msg.Text, msg.Entities = req.Message, ents
-	if !res.Dup {
-		m.pushNew(ctx, c.UserID, c.SessionID, msg, res.Pts)
-		for i := range res.Applied {
-			a := &res.Applied[i]
-			if a.Msg != nil && a.Update.Kind == box.UpdNewMessage {
-				a.Msg.Text, a.Msg.Entities = req.Message, ents
-			}
-			m.pushApplied(ctx, a)
-		}
 	}
 	return &api.UpdateShortSentMessage{Out: true, ID: msg.ID, Pts: res.Pts, PtsCount: 1, Date: res.Date,
 		Entities: req.Entities}, nil
@@ -111,26 +96,10 @@ func (m *Domain) sendMedia(ctx context.Context, c *handler.Call, req *api.Messag
 	s := box.Send{From: c.UserID, To: to, RandomID: req.RandomID, Silent: req.Silent, ClearDraft: req.ClearDraft,
 		ReplyTo: reply, Text: req.Message, Entities: ents, Media: mb,
 		Fingerprint: box.MediaFingerprint(to, req.Message, ents, reply, inputMediaKey(req.Media))}
-	res, err := m.propose(ctx, c.UserID, s.Command())
+	// A retry's answer shows this call's document, which names the same uploaded parts as the stored one.
+	res, msg, err := m.sendOne(ctx, c, &s)
 	if err != nil {
 		return nil, err
-	}
-	if len(res.Msgs) != 1 {
-		return nil, handler.ErrInternal
-	}
-	msg := &res.Msgs[0]
-	// The result carries no content (the box leaves it out); a retry's answer shows this call's document, which
-	// names the same uploaded parts as the stored one.
-	msg.Text, msg.Entities, msg.Media = req.Message, ents, mb
-	if !res.Dup {
-		m.pushNew(ctx, c.UserID, c.SessionID, msg, res.Pts)
-		for i := range res.Applied {
-			a := &res.Applied[i]
-			if a.Msg != nil && a.Update.Kind == box.UpdNewMessage {
-				a.Msg.Text, a.Msg.Entities, a.Msg.Media = req.Message, ents, mb
-			}
-			m.pushApplied(ctx, a)
-		}
 	}
 	return &api.Updates{
 		Updates: []api.UpdateClass{&api.UpdateMessageID{ID: msg.ID, RandomID: req.RandomID},
@@ -153,6 +122,32 @@ func inputMediaKey(in api.InputMediaClass) []byte {
 	}
 	b := binary.BigEndian.AppendUint64(nil, uint64(id))
 	return binary.BigEndian.AppendUint32(b, uint32(parts))
+}
+
+// sendOne proposes one Send and pushes it (to the sender's other sessions, and the recipient's sessions when
+// its box took it in the same apply) unless it was a retry. The result leaves the content out (the box keeps
+// results small): the message and the applied copies get it back from s.
+func (m *Domain) sendOne(ctx context.Context, c *handler.Call, s *box.Send) (*box.Result, *box.Message, error) {
+	res, err := m.propose(ctx, c.UserID, s.Command())
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(res.Msgs) != 1 {
+		return nil, nil, handler.ErrInternal
+	}
+	msg := &res.Msgs[0]
+	msg.Text, msg.Entities, msg.Media = s.Text, s.Entities, s.Media
+	if !res.Dup {
+		m.pushNew(ctx, c.UserID, c.SessionID, msg, res.Pts)
+		for i := range res.Applied {
+			a := &res.Applied[i]
+			if a.Msg != nil && a.Update.Kind == box.UpdNewMessage {
+				a.Msg.Text, a.Msg.Entities, a.Msg.Media = s.Text, s.Entities, s.Media
+			}
+			m.pushApplied(ctx, a)
+		}
+	}
+	return res, msg, nil
 }
 
 func (m *Domain) forwardMessages(ctx context.Context, c *handler.Call, req *api.MessagesForwardMessagesRequest) (tl.Object, error) {
