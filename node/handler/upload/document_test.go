@@ -45,16 +45,20 @@ func TestFileReferenceIsSealed(t *testing.T) {
 	}
 }
 
-// The answer of messages.uploadMedia reaches every layer the project serves.
-func TestDocumentEncodesAtEveryLayer(t *testing.T) {
+// The answers of messages.uploadMedia (a document, a photo) reach every layer the project serves.
+func TestMediaEncodesAtEveryLayer(t *testing.T) {
 	h := &Domain{access: access.New([]byte("secret"))}
 	doc := &api.Document{ID: 1, AccessHash: h.docAccessHash(1), FileReference: h.fileReference(1,
 		locator{Owner: 1, File: 2, Parts: 1, PartSize: 10, Size: 10}), Date: 1, MimeType: "a/b", Size: 10, DCID: 1,
 		Attributes: []api.DocumentAttributeClass{&api.DocumentAttributeFilename{FileName: "x"}}}
+	photo := &api.Photo{ID: 2, AccessHash: h.docAccessHash(2), FileReference: doc.FileReference, Date: 1, DCID: 1,
+		Sizes: []api.PhotoSizeClass{&api.PhotoSize{Type: "x", W: 640, H: 480, Size: 10}}}
 	for _, l := range []api.Layer{api.L223, api.L198, api.L170} {
-		var e tl.Encoder
-		if err := api.EncodeLayer(&e, &api.MessageMediaDocument{Document: doc}, l); err != nil {
-			t.Fatalf("layer %v: %v", l, err)
+		for _, m := range []tl.Object{&api.MessageMediaDocument{Document: doc}, &api.MessageMediaPhoto{Photo: photo}} {
+			var e tl.Encoder
+			if err := api.EncodeLayer(&e, m, l); err != nil {
+				t.Fatalf("layer %v: %v", l, err)
+			}
 		}
 	}
 }
