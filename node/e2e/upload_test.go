@@ -252,6 +252,32 @@ func TestUploadSurvivesNodeLoss(t *testing.T) {
 		t.Fatalf("download photo: %d of %d bytes, %v", gotPhoto.Len(), jpg.Len(), err)
 	}
 
+	// An album resending both (inputMediaDocument, inputMediaPhoto: what the client was given comes back).
+	album, err := dev.API.MessagesSendMultiMedia(ctx, &tg.MessagesSendMultiMediaRequest{Peer: peerB,
+		MultiMedia: []tg.InputSingleMedia{
+			{Media: &tg.InputMediaDocument{ID: small.doc.AsInput()}, RandomID: 5001, Message: "again"},
+			{Media: &tg.InputMediaPhoto{ID: photo.AsInput()}, RandomID: 5002},
+		}})
+	if err != nil {
+		t.Fatalf("sendMultiMedia: %v", err)
+	}
+	var resent []tg.MessageMediaClass
+	for _, u := range album.(*tg.Updates).Updates {
+		if u, ok := u.(*tg.UpdateNewMessage); ok {
+			resent = append(resent, u.Message.(*tg.Message).Media)
+		}
+	}
+	if len(resent) != 2 {
+		t.Fatalf("sendMultiMedia: %+v", album)
+	}
+	if d, ok := resent[0].(*tg.MessageMediaDocument).Document.(*tg.Document); !ok || d.ID != small.doc.ID ||
+		d.Size != small.doc.Size || d.MimeType != small.doc.MimeType || len(d.Attributes) != len(small.doc.Attributes) {
+		t.Fatalf("resent document: %+v, first %+v", d, small.doc)
+	}
+	if p, ok := resent[1].(*tg.MessageMediaPhoto).Photo.(*tg.Photo); !ok || p.ID != photo.ID || len(p.Sizes) != 1 {
+		t.Fatalf("resent photo: %+v", resent[1])
+	}
+
 	check := func(via int, files ...uploaded) {
 		t.Helper()
 		for _, f := range files {

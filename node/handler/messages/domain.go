@@ -97,6 +97,7 @@ func (m *Domain) Extension() node.Extension {
 func (m *Domain) Register(r *handler.Router) {
 	handler.Handle(r, m.sendMessage)
 	handler.Handle(r, m.sendMedia)
+	handler.Handle(r, m.sendMultiMedia)
 	handler.Handle(r, m.forwardMessages)
 	handler.Handle(r, m.editMessage)
 	handler.Handle(r, m.deleteMessages)

@@ -61,43 +61,16 @@ func (m *Domain) sendMessage(ctx context.Context, c *handler.Call, req *api.Mess
 // maxCaptionLen is Telegram's limit on a media caption (characters).
 const maxCaptionLen = 1024
 
-// sendMedia: a message with media (a document uploaded by the client; handler.Media makes it) and an optional
-// caption, one Propose like sendMessage. The answer is updates (updateMessageID, updateNewMessage with the
-// message), as Telegram answers sendMedia.
+// sendMedia: a message with media (a document or photo: handler.Media makes it from an upload, or gives back
+// one the client was given) and an optional caption, one Propose like sendMessage. The answer is updates
+// (updateMessageID, updateNewMessage with the message), as Telegram answers sendMedia.
 func (m *Domain) sendMedia(ctx context.Context, c *handler.Call, req *api.MessagesSendMediaRequest) (tl.Object, error) {
 	to, err := m.access.InputPeer(c.UserID, req.Peer)
 	if err != nil {
 		return nil, err
 	}
-	if req.RandomID == 0 {
-		return nil, handler.BadRequest("RANDOM_ID_INVALID")
-	}
-	if utf8.RuneCountInString(req.Message) > maxCaptionLen {
-		return nil, handler.BadRequest("MEDIA_CAPTION_TOO_LONG")
-	}
-	if m.svc.Media == nil {
-		return nil, handler.BadRequest("MEDIA_INVALID")
-	}
-	ents, err := encodeEntities(req.Entities)
-	if err != nil {
-		return nil, err
-	}
-	media, err := m.svc.Media.MessageMedia(ctx, c, req.Media)
-	if err != nil {
-		return nil, err
-	}
-	mb, err := encodeMedia(media)
-	if err != nil {
-		return nil, err
-	}
-	reply := replyID(req.ReplyTo)
-	// A retry uploads nothing new but makes a new document id: the fingerprint covers the uploaded file, not the
-	// document made of it, so that the retry is recognized.
-	s := box.Send{From: c.UserID, To: to, RandomID: req.RandomID, Silent: req.Silent, ClearDraft: req.ClearDraft,
-		ReplyTo: reply, Text: req.Message, Entities: ents, Media: mb,
-		Fingerprint: box.MediaFingerprint(to, req.Message, ents, reply, inputMediaKey(req.Media))}
-	// A retry's answer shows this call's document, which names the same uploaded parts as the stored one.
-	res, msg, err := m.sendOne(ctx, c, &s)
+	one := &api.InputSingleMedia{Media: req.Media, RandomID: req.RandomID, Message: req.Message, Entities: req.Entities}
+	res, msg, err := m.sendOneMedia(ctx, c, to, one, req.Silent, req.ClearDraft, replyID(req.ReplyTo))
 	if err != nil {
 		return nil, err
 	}
@@ -107,20 +80,108 @@ func (m *Domain) sendMedia(ctx context.Context, c *handler.Call, req *api.Messag
 		Users: m.users(ctx, c.UserID, []int64{c.UserID, to}), Chats: []api.ChatClass{}, Date: res.Date}, nil
 }
 
-// inputMediaKey is what identifies a sendMedia's media across retries: the uploaded file (kind, id, parts).
+// maxMultiMedia is Telegram's limit on the items of an album.
+const maxMultiMedia = 10
+
+// sendMultiMedia: an album, each item sent as sendMedia sends one (in order; a retry with the same random ids
+// sends none twice). The items are separate messages: grouped_id is not kept yet, so clients do not show them
+// as one album.
+func (m *Domain) sendMultiMedia(ctx context.Context, c *handler.Call, req *api.MessagesSendMultiMediaRequest) (tl.Object, error) {
+	to, err := m.access.InputPeer(c.UserID, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.MultiMedia) == 0 || len(req.MultiMedia) > maxMultiMedia {
+		return nil, handler.BadRequest("MULTI_MEDIA_TOO_LONG")
+	}
+	out := &api.Updates{Chats: []api.ChatClass{}, Users: m.users(ctx, c.UserID, []int64{c.UserID, to})}
+	var news []api.UpdateClass
+	for i, one := range req.MultiMedia {
+		if one == nil {
+			return nil, handler.ErrInputInvalid
+		}
+		reply := int32(0)
+		if i == 0 {
+			reply = replyID(req.ReplyTo)
+		}
+		res, msg, err := m.sendOneMedia(ctx, c, to, one, req.Silent, req.ClearDraft, reply)
+		if err != nil {
+			return nil, err
+		}
+		out.Updates = append(out.Updates, &api.UpdateMessageID{ID: msg.ID, RandomID: one.RandomID})
+		news = append(news, &api.UpdateNewMessage{Message: apiMessage(msg), Pts: res.Pts, PtsCount: 1})
+		out.Date = res.Date
+	}
+	out.Updates = append(out.Updates, news...)
+	return out, nil
+}
+
+// sendOneMedia sends one message with media to user to.
+func (m *Domain) sendOneMedia(ctx context.Context, c *handler.Call, to int64, one *api.InputSingleMedia, silent,
+	clearDraft bool, reply int32) (*box.Result, *box.Message, error) {
+	if one.RandomID == 0 {
+		return nil, nil, handler.BadRequest("RANDOM_ID_INVALID")
+	}
+	if utf8.RuneCountInString(one.Message) > maxCaptionLen {
+		return nil, nil, handler.BadRequest("MEDIA_CAPTION_TOO_LONG")
+	}
+	if m.svc.Media == nil {
+		return nil, nil, handler.BadRequest("MEDIA_INVALID")
+	}
+	ents, err := encodeEntities(one.Entities)
+	if err != nil {
+		return nil, nil, err
+	}
+	media, err := m.svc.Media.MessageMedia(ctx, c, one.Media)
+	if err != nil {
+		return nil, nil, err
+	}
+	mb, err := encodeMedia(media)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A retry makes a new document or photo id from the same upload: the fingerprint covers what the client
+	// sent (the upload, or the media it resends), not what was made of it, so that the retry is recognized. Its
+	// answer shows this call's media, which names the same uploaded parts as the stored one.
+	s := box.Send{From: c.UserID, To: to, RandomID: one.RandomID, Silent: silent, ClearDraft: clearDraft,
+		ReplyTo: reply, Text: one.Message, Entities: ents, Media: mb,
+		Fingerprint: box.MediaFingerprint(to, one.Message, ents, reply, inputMediaKey(one.Media))}
+	return m.sendOne(ctx, c, &s)
+}
+
+// inputMediaKey is what identifies the media of a send across retries: the kind, and the uploaded file (id,
+// parts) or the media resent (id).
 func inputMediaKey(in api.InputMediaClass) []byte {
+	var kind byte
 	var id int64
 	var parts int32
-	switch x := in.(type) {
-	case *api.InputMediaUploadedDocument:
-		switch f := x.File.(type) {
+	file := func(f api.InputFileClass) {
+		switch f := f.(type) {
 		case *api.InputFile:
 			id, parts = f.ID, f.Parts
 		case *api.InputFileBig:
-			id, parts = -f.ID, f.Parts
+			id, parts = f.ID, -f.Parts
 		}
 	}
-	b := binary.BigEndian.AppendUint64(nil, uint64(id))
+	switch x := in.(type) {
+	case *api.InputMediaUploadedDocument:
+		kind = 'D'
+		file(x.File)
+	case *api.InputMediaUploadedPhoto:
+		kind = 'P'
+		file(x.File)
+	case *api.InputMediaDocument:
+		kind = 'd'
+		if d, ok := x.ID.(*api.InputDocument); ok {
+			id = d.ID
+		}
+	case *api.InputMediaPhoto:
+		kind = 'p'
+		if p, ok := x.ID.(*api.InputPhoto); ok {
+			id = p.ID
+		}
+	}
+	b := binary.BigEndian.AppendUint64([]byte{kind}, uint64(id))
 	return binary.BigEndian.AppendUint32(b, uint32(parts))
 }
 

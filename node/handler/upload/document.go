@@ -18,10 +18,13 @@ import (
 )
 
 // A document (or photo) is an uploaded file turned into media (messages.uploadMedia, messages.sendMedia). It is
-// not stored anywhere: where its
-// bytes are (the uploader, the file id, the part count, part size and total size) travels in the document's
-// file_reference, sealed with a MAC under the cluster secret, so upload.getFile finds the parts with nothing
-// but the location the client echoes back, on any node. The access hash is a MAC of the id.
+// not stored anywhere: where its bytes are (the uploader, the file id, the part count, part size and total size)
+// and what it is (its layer-227 TL without the reference: mime type, attributes, sizes, date) travel in its
+// file_reference, sealed with a MAC under the cluster secret. So upload.getFile finds the parts, and
+// inputMediaDocument / inputMediaPhoto give the same media back, with nothing but what the client echoes, on
+// any node. The access hash is a MAC of the id.
+//
+// file_reference: locator (locatorLen bytes) | media TL | MAC (tagLen bytes) over id | locator | media TL.
 
 const (
 	locatorVersion = 1
@@ -32,6 +35,8 @@ const (
 	maxSmallFile = 10 << 20
 	// maxGetFileLimit: upload.getFile returns at most 1 MiB per call.
 	maxGetFileLimit = 1 << 20
+	// maxMediaMeta bounds the media TL sealed in a reference (attributes are a few hundred bytes in practice).
+	maxMediaMeta = 4 << 10
 )
 
 var (
@@ -77,35 +82,61 @@ func decodeLocator(b []byte) (locator, bool) {
 	return l, ok
 }
 
-// docData is what a document's MACs cover: its id and its locator.
-func docData(id int64, loc []byte) []byte {
-	return append(binary.BigEndian.AppendUint64(nil, uint64(id)), loc...)
+// docData is what a reference's MAC covers: the media's id and the reference's body (locator, media TL).
+func docData(id int64, body []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(id)), body...)
 }
 
 func (h *Domain) docAccessHash(id int64) int64 {
 	return int64(binary.BigEndian.Uint64(h.access.Tag('d', binary.BigEndian.AppendUint64(nil, uint64(id)))))
 }
 
-// fileReference is the locator sealed to the document id.
-func (h *Domain) fileReference(id int64, l locator) []byte {
-	loc := l.encode()
-	return append(loc, h.access.Tag('f', docData(id, loc))...)
+// fileReference seals the locator and the media's TL (meta) to the media's id.
+func (h *Domain) fileReference(id int64, l locator, meta []byte) []byte {
+	body := append(l.encode(), meta...)
+	return append(body, h.access.Tag('f', docData(id, body))...)
 }
 
-// openReference checks a client's document location and returns where its bytes are.
-func (h *Domain) openReference(id, accessHash int64, ref []byte) (locator, error) {
+// openReference checks a client's location of a document or photo and returns where its bytes are and the
+// media's TL sealed with them.
+func (h *Domain) openReference(id, accessHash int64, ref []byte) (locator, []byte, error) {
 	if !hmac.Equal(binary.BigEndian.AppendUint64(nil, uint64(h.docAccessHash(id))),
 		binary.BigEndian.AppendUint64(nil, uint64(accessHash))) {
-		return locator{}, errFileIDInvalid
+		return locator{}, nil, errFileIDInvalid
 	}
-	if len(ref) != locatorLen+tagLen || !hmac.Equal(ref[locatorLen:], h.access.Tag('f', docData(id, ref[:locatorLen]))) {
-		return locator{}, errFileReference
+	if len(ref) < locatorLen+tagLen || len(ref) > locatorLen+maxMediaMeta+tagLen {
+		return locator{}, nil, errFileReference
 	}
-	l, ok := decodeLocator(ref[:locatorLen])
+	body, tag := ref[:len(ref)-tagLen], ref[len(ref)-tagLen:]
+	if !hmac.Equal(tag, h.access.Tag('f', docData(id, body))) {
+		return locator{}, nil, errFileReference
+	}
+	l, ok := decodeLocator(body[:locatorLen])
 	if !ok {
-		return locator{}, errFileReference
+		return locator{}, nil, errFileReference
 	}
-	return l, nil
+	return l, body[locatorLen:], nil
+}
+
+// seal gives a new document or photo x (id, access hash set) its file reference: x's own TL without the
+// reference, sealed with the locator.
+func (h *Domain) seal(id int64, l locator, x tl.Object, setRef func([]byte)) error {
+	setRef(nil)
+	meta, err := tl.Marshal(x)
+	if err != nil {
+		return err
+	}
+	if len(meta) > maxMediaMeta {
+		return errMediaInvalid
+	}
+	setRef(h.fileReference(id, l, meta))
+	return nil
+}
+
+// reopen is openReference for a client resending media it was given: the media's sealed TL.
+func (h *Domain) reopen(id, accessHash int64, ref []byte) ([]byte, error) {
+	_, meta, err := h.openReference(id, accessHash, ref)
+	return meta, err
 }
 
 // uploadMedia turns an uploaded file into a document or photo the caller can download (upload.getFile).
@@ -119,11 +150,44 @@ func (h *Domain) uploadMedia(ctx context.Context, c *handler.Call, req *api.Mess
 // MessageMedia implements handler.Media: an uploaded document becomes a document, an uploaded photo a photo
 // (messages.uploadMedia and messages.sendMedia).
 func (h *Domain) MessageMedia(ctx context.Context, c *handler.Call, media api.InputMediaClass) (api.MessageMediaClass, error) {
-	if p, ok := media.(*api.InputMediaUploadedPhoto); ok {
-		photo, err := h.newPhoto(ctx, c, p.File)
+	switch m := media.(type) {
+	case *api.InputMediaUploadedPhoto:
+		photo, err := h.newPhoto(ctx, c, m.File)
 		if err != nil {
 			return nil, err
 		}
+		return &api.MessageMediaPhoto{Photo: photo}, nil
+	case *api.InputMediaDocument:
+		in, ok := m.ID.(*api.InputDocument)
+		if !ok {
+			return nil, errMediaInvalid
+		}
+		meta, err := h.reopen(in.ID, in.AccessHash, in.FileReference)
+		if err != nil {
+			return nil, err
+		}
+		d := tl.NewDecoder(meta, nil)
+		doc, ok := api.DecodeDocumentClass(d).(*api.Document)
+		if d.Err() != nil || !ok || doc.ID != in.ID {
+			return nil, errMediaInvalid
+		}
+		doc.FileReference = in.FileReference
+		return &api.MessageMediaDocument{Document: doc}, nil
+	case *api.InputMediaPhoto:
+		in, ok := m.ID.(*api.InputPhoto)
+		if !ok {
+			return nil, errMediaInvalid
+		}
+		meta, err := h.reopen(in.ID, in.AccessHash, in.FileReference)
+		if err != nil {
+			return nil, err
+		}
+		d := tl.NewDecoder(meta, nil)
+		photo, ok := api.DecodePhotoClass(d).(*api.Photo)
+		if d.Err() != nil || !ok || photo.ID != in.ID {
+			return nil, errMediaInvalid
+		}
+		photo.FileReference = in.FileReference
 		return &api.MessageMediaPhoto{Photo: photo}, nil
 	}
 	in, ok := media.(*api.InputMediaUploadedDocument)
@@ -267,8 +331,12 @@ func (h *Domain) newDocument(ctx context.Context, c *handler.Call, f api.InputFi
 	if !hasName && up.name != "" {
 		attrs = append(attrs, &api.DocumentAttributeFilename{FileName: up.name})
 	}
-	return &api.Document{ID: id, AccessHash: h.docAccessHash(id), FileReference: h.fileReference(id, up.loc),
-		Date: int32(h.clock().Unix()), MimeType: mime, Size: up.loc.Size, DCID: 1, Attributes: nonNil(attrs)}, nil
+	d := &api.Document{ID: id, AccessHash: h.docAccessHash(id), Date: int32(h.clock().Unix()), MimeType: mime,
+		Size: up.loc.Size, DCID: 1, Attributes: nonNil(attrs)}
+	if err := h.seal(id, up.loc, d, func(ref []byte) { d.FileReference = ref }); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // getFile serves limit bytes of a document from offset: offset and limit multiples of 1 KiB, limit at most
@@ -284,12 +352,12 @@ func (h *Domain) getFile(ctx context.Context, c *handler.Call, req *api.UploadGe
 		if loc.ThumbSize != "" { // documents have no thumbnails here
 			return nil, errLocationInvalid
 		}
-		l, err = h.openReference(loc.ID, loc.AccessHash, loc.FileReference)
+		l, _, err = h.openReference(loc.ID, loc.AccessHash, loc.FileReference)
 	case *api.InputPhotoFileLocation:
 		if len(loc.ThumbSize) != 1 || !strings.Contains("mxywz", loc.ThumbSize) { // the one size newPhoto gives
 			return nil, errLocationInvalid
 		}
-		l, err = h.openReference(loc.ID, loc.AccessHash, loc.FileReference)
+		l, _, err = h.openReference(loc.ID, loc.AccessHash, loc.FileReference)
 	default:
 		return nil, errLocationInvalid
 	}

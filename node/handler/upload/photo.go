@@ -62,6 +62,10 @@ func (h *Domain) newPhoto(ctx context.Context, c *handler.Call, f api.InputFileC
 	}
 	size := &api.PhotoSize{Type: photoSizeType(max(cfg.Width, cfg.Height)), W: int32(cfg.Width), H: int32(cfg.Height),
 		Size: int32(up.loc.Size)}
-	return &api.Photo{ID: id, AccessHash: h.docAccessHash(id), FileReference: h.fileReference(id, up.loc),
-		Date: int32(h.clock().Unix()), Sizes: []api.PhotoSizeClass{size}, DCID: 1}, nil
+	p := &api.Photo{ID: id, AccessHash: h.docAccessHash(id), Date: int32(h.clock().Unix()),
+		Sizes: []api.PhotoSizeClass{size}, DCID: 1}
+	if err := h.seal(id, up.loc, p, func(ref []byte) { p.FileReference = ref }); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
