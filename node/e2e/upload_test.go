@@ -43,7 +43,7 @@ func (f uploaded) part(p int) []byte {
 }
 
 // startWithDevice starts a cluster and one gotd device connected to node 0 (not signed in).
-func startWithDevice(t *testing.T, ctx context.Context, opts testcluster.Options) (*testcluster.Cluster, *rsa.PublicKey, *tgclient.Device) {
+func startWithDevice(t testing.TB, ctx context.Context, opts testcluster.Options) (*testcluster.Cluster, *rsa.PublicKey, *tgclient.Device) {
 	t.Helper()
 	opts.Client, opts.DevCode, opts.Dir = true, devCode, t.TempDir()
 	c, err := testcluster.Start(ctx, opts)
@@ -514,21 +514,7 @@ func readPart(ctx context.Context, admin string, owner, file int64, part int) ([
 // file per op each way: `go test -run '^$' -bench UploadDownload -benchtime 5x ./node/e2e/`.
 func BenchmarkUploadDownload(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	c, err := testcluster.Start(ctx, testcluster.Options{Client: true, DevCode: devCode, Shards: shards, Dir: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	pub, err := c.PublicKey()
-	if err != nil {
-		b.Fatal(err)
-	}
-	dev, err := tgclient.Start(ctx, tgclient.Options{Addr: c.Nodes[0].Client, PublicKey: pub})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer dev.Close()
+	_, _, dev := startWithDevice(b, ctx, testcluster.Options{Shards: shards})
 	if _, err := dev.Login(ctx, "15550009099", devCode, "Bench", "Files"); err != nil {
 		b.Fatal(err)
 	}

@@ -133,10 +133,31 @@ func (h *Domain) seal(id int64, l locator, x tl.Object, setRef func([]byte)) err
 	return nil
 }
 
-// reopen is openReference for a client resending media it was given: the media's sealed TL.
-func (h *Domain) reopen(id, accessHash int64, ref []byte) ([]byte, error) {
+// resent is the media a client resends: the TL sealed in its reference (so its id is the one the client
+// names), with the reference the client holds.
+func resent[T interface {
+	tl.Object
+	comparable
+}](h *Domain, id, accessHash int64, ref []byte, decode func(*tl.Decoder) T) (T, error) {
+	var zero T
 	_, meta, err := h.openReference(id, accessHash, ref)
-	return meta, err
+	if err != nil {
+		return zero, err
+	}
+	d := tl.NewDecoder(meta, nil)
+	x := decode(d)
+	if d.Err() != nil || x == zero {
+		return zero, errMediaInvalid
+	}
+	switch x := any(x).(type) {
+	case *api.Document:
+		x.FileReference = ref
+	case *api.Photo:
+		x.FileReference = ref
+	default:
+		return zero, errMediaInvalid // documentEmpty, photoEmpty: never sealed
+	}
+	return x, nil
 }
 
 // uploadMedia turns an uploaded file into a document or photo the caller can download (upload.getFile).
@@ -162,32 +183,20 @@ func (h *Domain) MessageMedia(ctx context.Context, c *handler.Call, media api.In
 		if !ok {
 			return nil, errMediaInvalid
 		}
-		meta, err := h.reopen(in.ID, in.AccessHash, in.FileReference)
+		doc, err := resent(h, in.ID, in.AccessHash, in.FileReference, api.DecodeDocumentClass)
 		if err != nil {
 			return nil, err
 		}
-		d := tl.NewDecoder(meta, nil)
-		doc, ok := api.DecodeDocumentClass(d).(*api.Document)
-		if d.Err() != nil || !ok || doc.ID != in.ID {
-			return nil, errMediaInvalid
-		}
-		doc.FileReference = in.FileReference
 		return &api.MessageMediaDocument{Document: doc}, nil
 	case *api.InputMediaPhoto:
 		in, ok := m.ID.(*api.InputPhoto)
 		if !ok {
 			return nil, errMediaInvalid
 		}
-		meta, err := h.reopen(in.ID, in.AccessHash, in.FileReference)
+		photo, err := resent(h, in.ID, in.AccessHash, in.FileReference, api.DecodePhotoClass)
 		if err != nil {
 			return nil, err
 		}
-		d := tl.NewDecoder(meta, nil)
-		photo, ok := api.DecodePhotoClass(d).(*api.Photo)
-		if d.Err() != nil || !ok || photo.ID != in.ID {
-			return nil, errMediaInvalid
-		}
-		photo.FileReference = in.FileReference
 		return &api.MessageMediaPhoto{Photo: photo}, nil
 	}
 	in, ok := media.(*api.InputMediaUploadedDocument)
