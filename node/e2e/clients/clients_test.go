@@ -1,9 +1,13 @@
 package clients_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"net"
 	"os"
 	"strconv"
@@ -158,12 +162,14 @@ func (e *env) scenario(t *testing.T, ctx context.Context, cl client, i int) {
 		texts:    []string{cl.name + " says 1", cl.name + " says 2", cl.name + " says 3"},
 		pushText: "gotd v0.160 to " + cl.name,
 		file:     cl.file,
+		photo:    image.Pt(96, 64),
 	}
+	photo := testJPEG(t, s.photo)
 	phone := fmt.Sprintf("1555400%04d", i)
 	cfg := config{Host: host, Port: port, DC: 1, PEM: string(e.pem), Fingerprint: strconv.FormatInt(
 		gwcrypto.Fingerprint(e.pub), 10), N: e.pub.N.String(), E: e.pub.E, Phone: phone, Code: devCode,
 		FirstName: "Client", LastName: cl.name, PeerPhone: peerPhone, Texts: s.texts, PushText: s.pushText,
-		Transport: cl.transport, TimeoutMs: 60_000}
+		Transport: cl.transport, TimeoutMs: 60_000, Photo: photo}
 
 	// The peer answers "ready" by sending the push: it imports the client's phone for the access hash first.
 	var clientPeer *tg.InputPeerUser
@@ -245,4 +251,19 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
+}
+
+// testJPEG is a JPEG of size with a gradient (the "photo" step sends it).
+func testJPEG(t *testing.T, size image.Point) []byte {
+	img := image.NewRGBA(image.Rectangle{Max: size})
+	for y := range size.Y {
+		for x := range size.X {
+			img.Set(x, y, color.RGBA{R: uint8(x * 2), G: uint8(y * 3), B: 128, A: 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -30,6 +30,8 @@
 //	getHistory  exactly the 3 sent (out) and the pushed (in) message, in id order
 //	file        (JS clients) 300 KiB uploaded as a document and sent to Saved Messages (upload.saveFilePart,
 //	            messages.sendMedia), downloaded back (upload.getFile): the same SHA-256, the caption kept
+//	photo       (JS clients) a 96x64 JPEG sent as a photo to Saved Messages: its size reports 96x64, the
+//	            download is the same JPEG
 //	done
 //
 // and the peer's own getHistory must hold the 3 texts, in order, as incoming messages.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"os/exec"
 	"slices"
 	"strings"
@@ -32,6 +33,7 @@ type config struct {
 	PushText    string   `json:"pushText"`
 	Transport   string   `json:"transport"` // "" (the library's default) or "obfuscated" (JS clients)
 	TimeoutMs   int      `json:"timeoutMs"`
+	Photo       []byte   `json:"photo"` // a JPEG for the "photo" step (base64 in the JSON)
 }
 
 // line is one step a client printed; the fields a step does not report stay zero.
@@ -58,6 +60,8 @@ type line struct {
 	Size     int       `json:"size"`
 	SentSHA  string    `json:"sentSha"`
 	GotSHA   string    `json:"gotSha"`
+	W        int       `json:"w"`
+	H        int       `json:"h"`
 }
 
 type message struct {
@@ -118,7 +122,8 @@ type expect struct {
 	peerID   int64
 	texts    []string
 	pushText string
-	file     bool // the "file" step runs (between getHistory and done)
+	file     bool // the "file" and "photo" steps run (between getHistory and done)
+	photo    image.Point
 }
 
 // order of the steps a client prints.
@@ -138,7 +143,7 @@ func (x expect) check(t *testing.T, lines []line) {
 	}
 	steps := order
 	if x.file {
-		steps = slices.Insert(slices.Clone(order), len(order)-1, "file")
+		steps = slices.Insert(slices.Clone(order), len(order)-1, "file", "photo")
 	}
 	for _, s := range steps {
 		if len(by[s]) == 0 {
@@ -222,6 +227,9 @@ func (x expect) check(t *testing.T, lines []line) {
 	}
 	if l, ok := one("file"); ok && (l.Size < 100<<10 || l.SentSHA == "" || l.GotSHA != l.SentSHA || l.Text != "scenario file") {
 		t.Errorf("file: %d bytes sent (sha256 %s), %s came back, caption %q", l.Size, l.SentSHA, l.GotSHA, l.Text)
+	}
+	if l, ok := one("photo"); ok && (l.SentSHA == "" || l.GotSHA != l.SentSHA || l.W != x.photo.X || l.H != x.photo.Y) {
+		t.Errorf("photo: %dx%d (want %v), sha256 %s sent, %s came back", l.W, l.H, x.photo, l.SentSHA, l.GotSHA)
 	}
 }
 

@@ -146,6 +146,15 @@ try {
     const back = await client.downloadMedia(msg, {})
     return { size: data.length, sentSha: sha256(data), gotSha: sha256(Buffer.from(back)), text: msg.message }
   })
+  await step('photo', async () => {
+    // A .jpg without forceDocument: GramJS sends it as a photo (inputMediaUploadedPhoto) and downloads the
+    // largest size.
+    const data = Buffer.from(cfg.photo, 'base64')
+    const msg = await client.sendFile('me', { file: new CustomFile('scenario.jpg', data.length, '', data) })
+    const size = msg.media.photo.sizes.at(-1)
+    const back = await client.downloadMedia(msg, {})
+    return { w: size.w, h: size.h, sentSha: sha256(data), gotSha: sha256(Buffer.from(back)) }
+  })
   emit('done', null)
   await client.destroy()
   process.exit(0)

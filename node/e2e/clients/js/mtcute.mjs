@@ -139,6 +139,12 @@ try {
     const back = await client.downloadAsBuffer(msg.media)
     return { size: data.length, sentSha: sha256(data), gotSha: sha256(back), text: msg.text }
   })
+  await step('photo', async () => {
+    const data = Buffer.from(cfg.photo, 'base64')
+    const msg = await client.sendMedia('me', InputMedia.photo(data, { fileName: 'scenario.jpg' }))
+    const back = await client.downloadAsBuffer(msg.media)
+    return { w: msg.media.width, h: msg.media.height, sentSha: sha256(data), gotSha: sha256(back) }
+  })
   emit('done', null)
   await client.destroy()
   process.exit(0)
