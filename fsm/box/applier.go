@@ -510,9 +510,9 @@ func (t *atx) send(s *Send, res *Result) error {
 		}
 	}
 	ev := Event{Kind: EvNew, From: s.From, To: s.To, Date: t.date, Silent: s.Silent, FwdFrom: s.FwdFrom,
-		FwdDate: s.FwdDate, Text: s.Text, Entities: s.Entities, Media: s.Media}
+		FwdDate: s.FwdDate, Text: s.Text, Entities: s.Entities, Media: s.Media, GroupedID: s.GroupedID}
 	m := Message{Peer: s.To, From: s.From, Out: true, Silent: s.Silent, Date: t.date, FwdFrom: s.FwdFrom,
-		FwdDate: s.FwdDate, Text: s.Text, Entities: s.Entities, Media: s.Media}
+		FwdDate: s.FwdDate, Text: s.Text, Entities: s.Entities, Media: s.Media, GroupedID: s.GroupedID}
 	if rm, ok, err := t.getMessage(s.From, s.ReplyTo); err != nil {
 		return err
 	} else if ok && rm.Peer == s.To {
@@ -608,7 +608,7 @@ func (t *atx) applyEvent(ev *Event) (Applied, error) {
 		}
 		m := Message{Peer: ev.From, From: ev.From, Silent: ev.Silent, Date: ev.Date, PeerMsgID: ev.MsgID,
 			ReplyTo: reply, FwdFrom: ev.FwdFrom, FwdDate: ev.FwdDate, Text: ev.Text, Entities: ev.Entities,
-			Media: ev.Media}
+			Media: ev.Media, GroupedID: ev.GroupedID}
 		upd, err := t.newMessage(owner, &m)
 		if err != nil {
 			return a, err

@@ -574,13 +574,13 @@ func TestMediaTravelsWithTheMessage(t *testing.T) {
 	h := newHarness(t, 0)
 	a, b := users(0, 1)[0], users(1, 1)[0]
 	media := []byte("document bytes (opaque)")
-	s := Send{From: a, To: b, RandomID: 1, Text: "caption", Media: media,
+	s := Send{From: a, To: b, RandomID: 1, Text: "caption", Media: media, GroupedID: 77,
 		Fingerprint: MediaFingerprint(b, "caption", nil, 0, media)}
 	if s.Fingerprint == Fingerprint(b, "caption", nil, 0) || MediaFingerprint(b, "x", nil, 0, nil) != Fingerprint(b, "x", nil, 0) {
 		t.Fatal("media fingerprint")
 	}
 	var back Send
-	if err := back.decode(s.Command().Payload); err != nil || string(back.Media) != string(media) {
+	if err := back.decode(s.Command().Payload); err != nil || string(back.Media) != string(media) || back.GroupedID != 77 {
 		t.Fatalf("send round trip: %+v %v", back, err)
 	}
 	plain := send(a, b, 9, "x")
@@ -595,7 +595,8 @@ func TestMediaTravelsWithTheMessage(t *testing.T) {
 	}
 	h.relayAll()
 	ha, hb := h.history(a, b), h.history(b, a)
-	if len(ha) != 1 || len(hb) != 1 || string(ha[0].Media) != string(media) || string(hb[0].Media) != string(media) {
+	if len(ha) != 1 || len(hb) != 1 || string(ha[0].Media) != string(media) || string(hb[0].Media) != string(media) ||
+		ha[0].GroupedID != 77 || hb[0].GroupedID != 77 {
 		t.Fatalf("boxes: %+v / %+v", ha, hb)
 	}
 	h.must(sh(b), (&Forward{From: b, FromPeer: a, To: b, IDs: []int32{hb[0].ID}, RandomIDs: []int64{5}}).Command())

@@ -46,6 +46,7 @@ type Send struct {
 	Text        string
 	Entities    []byte
 	Media       []byte // opaque media of the message (the messages domain's TL); nil: a text message
+	GroupedID   int64  // the album of a message with media; 0: none
 }
 
 // Fingerprint is the content hash Send carries (peer, text, entities, reply).
@@ -90,6 +91,7 @@ func (s *Send) Command() fsm.Command {
 	w.blob(s.Entities)
 	if len(s.Media) > 0 { // trailing, so that a text message encodes as before media existed
 		w.blob(s.Media)
+		w.i64(s.GroupedID)
 	}
 	return fsm.Command{Type: TypeSend, Payload: w.b}
 }
@@ -104,6 +106,7 @@ func (s *Send) decode(b []byte) error {
 		if s.Media = r.blob(); len(s.Media) == 0 {
 			return errCorrupt // one encoding per command
 		}
+		s.GroupedID = r.i64()
 	}
 	return r.end()
 }

@@ -16,6 +16,7 @@ type Message struct {
 	Text      string
 	Entities  []byte // opaque (the messages domain's TL encoding)
 	Media     []byte // opaque (the messages domain's TL encoding of the message's media); nil: none
+	GroupedID int64  // album the message belongs to (only with media); 0: none
 }
 
 const (
@@ -58,6 +59,7 @@ func (m *Message) encode(w *wbuf, withText bool) {
 	}
 	if withMedia {
 		w.blob(m.Media)
+		w.i64(m.GroupedID)
 	}
 }
 
@@ -82,6 +84,7 @@ func (m *Message) decode(r *rbuf) {
 	m.Entities = r.blob()
 	if version == 2 {
 		m.Media = r.blob()
+		m.GroupedID = r.i64()
 	}
 }
 
@@ -254,6 +257,7 @@ type Event struct {
 	Text      string
 	Entities  []byte
 	Media     []byte  // new: the message's media (opaque, like Entities)
+	GroupedID int64   // new: the album (only with media)
 	OwnIDs    []int32 // delete: To's ids
 	PeerIDs   []int32 // delete: From's ids (mapped through To's xref)
 }
@@ -283,6 +287,7 @@ func (e *Event) encode(w *wbuf) {
 	w.i32s(e.PeerIDs)
 	if len(e.Media) > 0 {
 		w.blob(e.Media)
+		w.i64(e.GroupedID)
 	}
 }
 
@@ -306,6 +311,7 @@ func (e *Event) decode(r *rbuf) {
 		if e.Media = r.blob(); len(e.Media) == 0 {
 			r.bad = true // one encoding per event
 		}
+		e.GroupedID = r.i64()
 	}
 	if e.Kind < EvNew || e.Kind > EvReadOutbox {
 		r.bad = true

@@ -262,13 +262,17 @@ func TestUploadSurvivesNodeLoss(t *testing.T) {
 		t.Fatalf("sendMultiMedia: %v", err)
 	}
 	var resent []tg.MessageMediaClass
+	groups := map[int64]int{}
 	for _, u := range album.(*tg.Updates).Updates {
 		if u, ok := u.(*tg.UpdateNewMessage); ok {
-			resent = append(resent, u.Message.(*tg.Message).Media)
+			m := u.Message.(*tg.Message)
+			resent = append(resent, m.Media)
+			g, _ := m.GetGroupedID()
+			groups[g]++
 		}
 	}
-	if len(resent) != 2 {
-		t.Fatalf("sendMultiMedia: %+v", album)
+	if len(resent) != 2 || len(groups) != 1 || groups[0] != 0 {
+		t.Fatalf("sendMultiMedia: %d messages in albums %v", len(resent), groups)
 	}
 	if d, ok := resent[0].(*tg.MessageMediaDocument).Document.(*tg.Document); !ok || d.ID != small.doc.ID ||
 		d.Size != small.doc.Size || d.MimeType != small.doc.MimeType || len(d.Attributes) != len(small.doc.Attributes) {

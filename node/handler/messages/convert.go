@@ -95,6 +95,9 @@ func apiMessage(m *box.Message) *api.Message {
 	if m.EditDate != 0 {
 		am.EditDate = tl.Ptr(m.EditDate)
 	}
+	if m.GroupedID != 0 {
+		am.GroupedID = tl.Ptr(m.GroupedID)
+	}
 	return am
 }
 
@@ -214,7 +217,7 @@ func (m *Domain) onDelivered(ctx context.Context, items []box.Item, applied []bo
 		a := &applied[i]
 		if a.Update.Kind == box.UpdNewMessage && a.Msg != nil {
 			if ev := bySeq[a.Seq]; ev != nil {
-				a.Msg.Text, a.Msg.Entities, a.Msg.Media = ev.Text, ev.Entities, ev.Media
+				a.Msg.Text, a.Msg.Entities, a.Msg.Media, a.Msg.GroupedID = ev.Text, ev.Entities, ev.Media, ev.GroupedID
 			}
 		}
 		m.pushApplied(ctx, a)

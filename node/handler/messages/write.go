@@ -70,7 +70,7 @@ func (m *Domain) sendMedia(ctx context.Context, c *handler.Call, req *api.Messag
 		return nil, err
 	}
 	one := &api.InputSingleMedia{Media: req.Media, RandomID: req.RandomID, Message: req.Message, Entities: req.Entities}
-	res, msg, err := m.sendOneMedia(ctx, c, to, one, req.Silent, req.ClearDraft, replyID(req.ReplyTo))
+	res, msg, err := m.sendOneMedia(ctx, c, to, one, req.Silent, req.ClearDraft, replyID(req.ReplyTo), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +84,7 @@ func (m *Domain) sendMedia(ctx context.Context, c *handler.Call, req *api.Messag
 const maxMultiMedia = 10
 
 // sendMultiMedia: an album, each item sent as sendMedia sends one (in order; a retry with the same random ids
-// sends none twice). The items are separate messages: grouped_id is not kept yet, so clients do not show them
-// as one album.
+// sends none twice), all with one grouped_id so that clients show them together.
 func (m *Domain) sendMultiMedia(ctx context.Context, c *handler.Call, req *api.MessagesSendMultiMediaRequest) (tl.Object, error) {
 	to, err := m.access.InputPeer(c.UserID, req.Peer)
 	if err != nil {
@@ -96,6 +95,8 @@ func (m *Domain) sendMultiMedia(ctx context.Context, c *handler.Call, req *api.M
 	}
 	out := &api.Updates{Chats: []api.ChatClass{}, Users: m.users(ctx, c.UserID, []int64{c.UserID, to})}
 	var news []api.UpdateClass
+	// The album's id comes from its first random id, so that a retry puts its items in the same album.
+	grouped := int64(uint64(req.MultiMedia[0].RandomID)*0x9e3779b97f4a7c15>>1) | 1
 	for i, one := range req.MultiMedia {
 		if one == nil {
 			return nil, handler.ErrInputInvalid
@@ -104,7 +105,7 @@ func (m *Domain) sendMultiMedia(ctx context.Context, c *handler.Call, req *api.M
 		if i == 0 {
 			reply = replyID(req.ReplyTo)
 		}
-		res, msg, err := m.sendOneMedia(ctx, c, to, one, req.Silent, req.ClearDraft, reply)
+		res, msg, err := m.sendOneMedia(ctx, c, to, one, req.Silent, req.ClearDraft, reply, grouped)
 		if err != nil {
 			return nil, err
 		}
@@ -118,7 +119,7 @@ func (m *Domain) sendMultiMedia(ctx context.Context, c *handler.Call, req *api.M
 
 // sendOneMedia sends one message with media to user to.
 func (m *Domain) sendOneMedia(ctx context.Context, c *handler.Call, to int64, one *api.InputSingleMedia, silent,
-	clearDraft bool, reply int32) (*box.Result, *box.Message, error) {
+	clearDraft bool, reply int32, grouped int64) (*box.Result, *box.Message, error) {
 	if one.RandomID == 0 {
 		return nil, nil, handler.BadRequest("RANDOM_ID_INVALID")
 	}
@@ -144,7 +145,7 @@ func (m *Domain) sendOneMedia(ctx context.Context, c *handler.Call, to int64, on
 	// sent (the upload, or the media it resends), not what was made of it, so that the retry is recognized. Its
 	// answer shows this call's media, which names the same uploaded parts as the stored one.
 	s := box.Send{From: c.UserID, To: to, RandomID: one.RandomID, Silent: silent, ClearDraft: clearDraft,
-		ReplyTo: reply, Text: one.Message, Entities: ents, Media: mb,
+		ReplyTo: reply, Text: one.Message, Entities: ents, Media: mb, GroupedID: grouped,
 		Fingerprint: box.MediaFingerprint(to, one.Message, ents, reply, inputMediaKey(one.Media))}
 	return m.sendOne(ctx, c, &s)
 }
@@ -197,13 +198,13 @@ func (m *Domain) sendOne(ctx context.Context, c *handler.Call, s *box.Send) (*bo
 		return nil, nil, handler.ErrInternal
 	}
 	msg := &res.Msgs[0]
-	msg.Text, msg.Entities, msg.Media = s.Text, s.Entities, s.Media
+	msg.Text, msg.Entities, msg.Media, msg.GroupedID = s.Text, s.Entities, s.Media, s.GroupedID
 	if !res.Dup {
 		m.pushNew(ctx, c.UserID, c.SessionID, msg, res.Pts)
 		for i := range res.Applied {
 			a := &res.Applied[i]
 			if a.Msg != nil && a.Update.Kind == box.UpdNewMessage {
-				a.Msg.Text, a.Msg.Entities, a.Msg.Media = s.Text, s.Entities, s.Media
+				a.Msg.Text, a.Msg.Entities, a.Msg.Media, a.Msg.GroupedID = s.Text, s.Entities, s.Media, s.GroupedID
 			}
 			m.pushApplied(ctx, a)
 		}
