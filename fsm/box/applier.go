@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strings"
 
 	"github.com/raftgram/raftgram/fsm"
 	"github.com/raftgram/raftgram/shard"
@@ -792,6 +793,9 @@ func (t *atx) edit(c *Edit) ([]byte, error) {
 	}
 	if m.Text == c.Text && bytes.Equal(m.Entities, c.Entities) {
 		return nil, &fsm.ApplyError{Code: CodeNotModified}
+	}
+	if strings.TrimSpace(c.Text) == "" && len(m.Media) == 0 { // a caption may go, a text message's text may not
+		return nil, &fsm.ApplyError{Code: CodeMessageEmpty}
 	}
 	m.Text, m.Entities, m.EditDate = c.Text, c.Entities, t.date
 	if err := t.putMessage(c.User, m); err != nil {

@@ -609,6 +609,13 @@ func TestMediaTravelsWithTheMessage(t *testing.T) {
 	if saved := h.history(b, b); len(saved) != 1 || string(saved[0].Media) != string(media) || saved[0].FwdFrom != a {
 		t.Fatalf("forwarded: %+v", saved)
 	}
+	// The caption may go; a text message's text may not.
+	h.must(sh(a), (&Edit{User: a, Peer: b, ID: ha[0].ID, Text: ""}).Command())
+	h.must(sh(a), send(a, b, 10, "plain"))
+	plainID := h.history(a, b)[0].ID
+	if _, err := h.apply(sh(a), (&Edit{User: a, Peer: b, ID: plainID, Text: " "}).Command()); code(err) != CodeMessageEmpty {
+		t.Fatalf("emptying a text message: %v", err)
+	}
 	m := Message{ID: 1, Text: "t"}
 	if b := encodeMessage(&m); b[0] != 1 {
 		t.Fatalf("a message without media encodes as version %d", b[0])

@@ -27,6 +27,7 @@ const (
 	CodeRandomIDDuplicate = "RANDOM_ID_DUPLICATE"
 	CodeMessageIDInvalid  = "MESSAGE_ID_INVALID"
 	CodeNotModified       = "MESSAGE_NOT_MODIFIED"
+	CodeMessageEmpty      = "MESSAGE_EMPTY" // an edit that leaves a message without text or media
 	CodeAuthorRequired    = "MESSAGE_AUTHOR_REQUIRED"
 	CodePinnedTooMuch     = "PINNED_DIALOGS_TOO_MUCH"
 	CodePayloadInvalid    = "PAYLOAD_INVALID"

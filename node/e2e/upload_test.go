@@ -215,6 +215,21 @@ func TestUploadSurvivesNodeLoss(t *testing.T) {
 	forB.doc = docB
 	download(devB.API, forB)
 
+	// The sender removes the caption: the media stays.
+	edit := &tg.MessagesEditMessageRequest{Peer: peerB, ID: sentID}
+	edit.SetMessage("")
+	edited, err := dev.API.MessagesEditMessage(ctx, edit)
+	if err != nil {
+		t.Fatalf("remove the caption: %v", err)
+	}
+	for _, u := range edited.(*tg.Updates).Updates {
+		if u, ok := u.(*tg.UpdateEditMessage); ok {
+			if m := u.Message.(*tg.Message); m.Message != "" || m.Media == nil {
+				t.Fatalf("edited: %+v", m)
+			}
+		}
+	}
+
 	// A photo (a JPEG gotd uploads) sent to B: one size, the uploaded image, with its dimensions.
 	var jpg bytes.Buffer
 	img := image.NewRGBA(image.Rect(0, 0, 640, 480))

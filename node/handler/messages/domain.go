@@ -135,7 +135,7 @@ func (m *Domain) shardOf(u int64) uint32 { return shard.Of(u, m.n.Shards()) }
 
 // apiCodes are the box rejections clients see as they are.
 var apiCodes = map[string]bool{
-	box.CodeRandomIDDuplicate: true, box.CodeMessageIDInvalid: true, box.CodeNotModified: true,
+	box.CodeRandomIDDuplicate: true, box.CodeMessageIDInvalid: true, box.CodeNotModified: true, box.CodeMessageEmpty: true,
 	box.CodeAuthorRequired: true, box.CodePinnedTooMuch: true,
 }
 

@@ -277,10 +277,11 @@ func (m *Domain) editMessage(ctx context.Context, c *handler.Call, req *api.Mess
 		return nil, err
 	}
 	if req.Message == nil {
-		return nil, handler.ErrMessageEmpty // media edits are not supported
+		return nil, handler.ErrMessageEmpty // replacing the media is not supported
 	}
-	if err := checkText(*req.Message); err != nil {
-		return nil, err
+	// An empty text removes a media message's caption; the box refuses it for a message without media.
+	if utf8.RuneCountInString(*req.Message) > maxMessageLen {
+		return nil, errMessageTooLong
 	}
 	ents, err := encodeEntities(req.Entities)
 	if err != nil {
