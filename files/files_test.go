@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func randomPart(r *rand.Rand, n int) []byte {
@@ -155,24 +156,33 @@ func TestLocalPutShardsTrimReopen(t *testing.T) {
 	}
 }
 
-// fakeNode is a node's Local behind a switch that makes it unreachable.
+// fakeNode is a node's Local behind switches that make it refuse (down) or never answer (hung: a partition).
 type fakeNode struct {
 	Self
 	down atomic.Bool
+	hung atomic.Bool
 	puts atomic.Int32
 }
 
 var errDown = errors.New("node down")
 
 func (n *fakeNode) PutShard(ctx context.Context, b []byte) error {
+	n.puts.Add(1)
+	if n.hung.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	if n.down.Load() {
 		return errDown
 	}
-	n.puts.Add(1)
 	return n.Self.PutShard(ctx, b)
 }
 
 func (n *fakeNode) Shards(ctx context.Context, k Key) ([][]byte, error) {
+	if n.hung.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	if n.down.Load() {
 		return nil, errDown
 	}
@@ -187,6 +197,10 @@ func (n *fakeNode) Trim(ctx context.Context, k Key, gen uint64) error {
 }
 
 func cluster(t *testing.T, size int) ([]*fakeNode, *Store) {
+	return clusterWith(t, size, StoreOptions{})
+}
+
+func clusterWith(t *testing.T, size int, o StoreOptions) ([]*fakeNode, *Store) {
 	t.Helper()
 	var nodes []*fakeNode
 	for i := range size {
@@ -194,13 +208,14 @@ func cluster(t *testing.T, size int) ([]*fakeNode, *Store) {
 		t.Cleanup(func() { l.Close() })
 		nodes = append(nodes, &fakeNode{Self: Self{NodeID: fmt.Sprint("n", i), Local: l}})
 	}
-	s := NewStore(StoreOptions{Nodes: func() []Node {
+	o.Nodes = func() []Node {
 		out := make([]Node, len(nodes))
 		for i, n := range nodes {
 			out[i] = n
 		}
 		return out
-	}})
+	}
+	s := NewStore(o)
 	t.Cleanup(s.Close)
 	return nodes, s
 }
@@ -221,7 +236,12 @@ func (n *fakeNode) writes(t *testing.T, k Key) map[uint64]int {
 
 func mustGet(t *testing.T, s *Store, k Key, want []byte) {
 	t.Helper()
-	got, err := s.Get(context.Background(), k)
+	mustGetCtx(t, context.Background(), s, k, want)
+}
+
+func mustGetCtx(t *testing.T, ctx context.Context, s *Store, k Key, want []byte) {
+	t.Helper()
+	got, err := s.Get(ctx, k)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("get %v: %d bytes, equal %v, %v", k, len(got), bytes.Equal(got, want), err)
 	}
@@ -320,6 +340,36 @@ func TestStoreTornOverwriteKeepsAcknowledged(t *testing.T) {
 		}
 	}
 	mustGet(t, s, k, v3)
+}
+
+// A node that never answers (a partition, not a refusal): reads do not wait for it (the two others show a whole
+// write and nothing newer), and after one write has waited for it, the next writes leave it out (a mirror on
+// the two others) instead of waiting again.
+func TestStorePastAHungNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a read waiting for the hung node fails
+	defer cancel()
+	nodes, s := clusterWith(t, 3, StoreOptions{Timeout: time.Hour})
+	k := Key{Owner: 1, File: 1, Part: 0}
+	if err := s.Put(ctx, k, []byte("before the partition")); err != nil {
+		t.Fatal(err)
+	}
+	nodes[1].hung.Store(true)
+	mustGetCtx(t, ctx, s, k, []byte("before the partition"))
+
+	_, w := clusterWith(t, 3, StoreOptions{Timeout: 50 * time.Millisecond})
+	wn := w.opts.Nodes()
+	wn[2].(*fakeNode).hung.Store(true)
+	for i := range 5 {
+		if err := w.Put(ctx, Key{Owner: 1, File: 2, Part: int32(i)}, []byte("during")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := wn[2].(*fakeNode).puts.Load(); n != 1 {
+		t.Fatalf("the hung node was asked %d times, want once", n)
+	}
+	for i := range 5 {
+		mustGetCtx(t, ctx, w, Key{Owner: 1, File: 2, Part: int32(i)}, []byte("during"))
+	}
 }
 
 func TestStoreSingleNode(t *testing.T) {

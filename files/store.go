@@ -53,6 +53,9 @@ type Store struct {
 	genMu   sync.Mutex
 	lastGen uint64
 
+	suspectMu sync.Mutex
+	suspect   map[string]time.Time // node id -> until when new writes leave it out
+
 	bg     sync.WaitGroup // trims after acknowledged writes
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -73,7 +76,7 @@ func NewStore(o StoreOptions) *Store {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Store{opts: o, seed: maphash.MakeSeed(), ctx: ctx, cancel: cancel}
+	return &Store{opts: o, seed: maphash.MakeSeed(), ctx: ctx, cancel: cancel, suspect: map[string]time.Time{}}
 }
 
 // Close cancels and waits for the background trims.
@@ -97,6 +100,38 @@ func (s *Store) newGen() (uint64, error) {
 	return g, nil
 }
 
+// SuspectFor is how long a node that failed to take a shard is left out of new writes: without it a partitioned
+// node (no answer, no refusal) would cost every part a full Timeout before the write degrades.
+const SuspectFor = 10 * time.Second
+
+// trusted is nodes without the suspects, unless that leaves fewer than two of a multi-node cluster (then the
+// suspects are tried again).
+func (s *Store) trusted(nodes []Node) []Node {
+	now := s.opts.Clock()
+	s.suspectMu.Lock()
+	defer s.suspectMu.Unlock()
+	out := make([]Node, 0, len(nodes))
+	for _, n := range nodes {
+		if until, ok := s.suspect[n.ID()]; !ok || now.After(until) {
+			out = append(out, n)
+		}
+	}
+	if len(out) < 2 && len(nodes) > 1 {
+		return nodes
+	}
+	return out
+}
+
+func (s *Store) setSuspect(id string, failed bool) {
+	s.suspectMu.Lock()
+	defer s.suspectMu.Unlock()
+	if failed {
+		s.suspect[id] = s.opts.Clock().Add(SuspectFor)
+	} else {
+		delete(s.suspect, id)
+	}
+}
+
 // Put stores part under k and returns once every shard of one write is synced on its own node (DESIGN.md
 // invariants 1 and 4). part must be 1..MaxPart bytes.
 func (s *Store) Put(ctx context.Context, k Key, part []byte) error {
@@ -109,7 +144,7 @@ func (s *Store) Put(ctx context.Context, k Key, part []byte) error {
 	}
 	// Rotate by key so that data and parity positions, and the node written first, spread over the nodes.
 	start := int(maphash.Comparable(s.seed, k) % uint64(len(all)))
-	live := append(slices.Clone(all[start:]), all[:start]...)
+	live := s.trusted(append(slices.Clone(all[start:]), all[:start]...))
 	live = live[:min(len(live), MaxShards)]
 	crc := checksum(part)
 	var lastErr error
@@ -142,6 +177,7 @@ func (s *Store) Put(ctx context.Context, k Key, part []byte) error {
 		wg.Wait()
 		var took []Node
 		for i, err := range errs {
+			s.setSuspect(live[i].ID(), err != nil)
 			if err == nil {
 				took = append(took, live[i])
 				continue
@@ -176,37 +212,71 @@ func (s *Store) trimLater(nodes []Node, k Key, gen uint64) {
 	}()
 }
 
-// Get returns the bytes of the newest decodable write of k (DESIGN.md invariant 3).
+// Get returns the bytes of the newest decodable write of k (DESIGN.md invariant 3). It does not wait for the
+// last node to answer when the others already show a decodable write and nothing newer: every acknowledged
+// write spans at least two nodes (invariant 4), so a newer acknowledged write would have a shard among the
+// answers. A partitioned node therefore costs a read nothing.
 func (s *Store) Get(ctx context.Context, k Key) ([]byte, error) {
 	all := s.opts.Nodes()
-	got := make([][][]byte, len(all))
-	errs := make([]error, len(all))
-	var wg sync.WaitGroup
+	type answer struct {
+		i      int
+		shards [][]byte
+		err    error
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel() // the node not waited for gives up
+	answers := make(chan answer, len(all))
 	for i, n := range all {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-			defer cancel()
-			got[i], errs[i] = n.Shards(cctx, k)
+			b, err := n.Shards(cctx, k)
+			answers <- answer{i, b, err}
 		}()
 	}
-	wg.Wait()
 	writes := map[uint64][]*Shard{}
-	for i, encoded := range got {
-		for _, b := range encoded {
+	held := make([]int, len(all))
+	errs := make([]error, len(all))
+	for pending := len(all); pending > 0; {
+		a := <-answers
+		pending--
+		held[a.i], errs[a.i] = len(a.shards), a.err
+		for _, b := range a.shards {
 			sh, err := DecodeShard(b)
 			if err != nil || sh.Key != k {
-				s.opts.Log.Warn("files: bad shard", "key", k, "node", all[i].ID(), "err", err)
+				s.opts.Log.Warn("files: bad shard", "key", k, "node", all[a.i].ID(), "err", err)
 				continue
 			}
 			if w := writes[sh.Gen]; len(w) > 0 && !w[0].sameWrite(sh) {
-				s.opts.Log.Warn("files: shard disagrees with its write", "key", k, "gen", sh.Gen, "node", all[i].ID())
+				s.opts.Log.Warn("files: shard disagrees with its write", "key", k, "gen", sh.Gen, "node", all[a.i].ID())
 				continue
 			}
 			writes[sh.Gen] = append(writes[sh.Gen], sh)
 		}
+		if pending == 1 {
+			if part, ok := s.newest(k, writes, true); ok {
+				return part, nil
+			}
+		}
 	}
+	if part, ok := s.newest(k, writes, false); ok {
+		return part, nil
+	}
+	var failed, holds []string
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", all[i].ID(), err))
+		} else {
+			holds = append(holds, fmt.Sprintf("%s holds %d", all[i].ID(), held[i]))
+		}
+	}
+	if len(failed) > 0 {
+		return nil, fmt.Errorf("%w: %v (%s; %s)", ErrUnavailable, k, strings.Join(holds, ", "), strings.Join(failed, "; "))
+	}
+	return nil, fmt.Errorf("%w: %v", ErrNotFound, k)
+}
+
+// newest decodes the newest write of writes that decodes whole; with onlyNewest, only the newest write seen
+// counts (a newer one that does not decode yet may still complete with the shards of the node not heard).
+func (s *Store) newest(k Key, writes map[uint64][]*Shard, onlyNewest bool) ([]byte, bool) {
 	gens := make([]uint64, 0, len(writes))
 	for g := range writes {
 		gens = append(gens, g)
@@ -220,25 +290,17 @@ func (s *Store) Get(ctx context.Context, k Key) ([]byte, error) {
 			shards[sh.Index] = sh.Data
 		}
 		part, err := decode(shards, l, w[0].Size)
-		if err != nil {
-			continue // torn below k shards
-		}
-		if checksum(part) != w[0].PartCRC {
+		switch {
+		case err != nil:
+			// torn below k shards (or, with onlyNewest, perhaps not yet)
+		case checksum(part) != w[0].PartCRC:
 			s.opts.Log.Warn("files: decoded part fails its checksum", "key", k, "gen", g)
-			continue
+		default:
+			return part, true
 		}
-		return part, nil
-	}
-	var failed, held []string
-	for i, err := range errs {
-		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", all[i].ID(), err))
-		} else {
-			held = append(held, fmt.Sprintf("%s holds %d", all[i].ID(), len(got[i])))
+		if onlyNewest {
+			return nil, false
 		}
 	}
-	if len(failed) > 0 {
-		return nil, fmt.Errorf("%w: %v (%s; %s)", ErrUnavailable, k, strings.Join(held, ", "), strings.Join(failed, "; "))
-	}
-	return nil, fmt.Errorf("%w: %v", ErrNotFound, k)
+	return nil, false
 }
