@@ -72,7 +72,8 @@ func startWithDevice(t testing.TB, ctx context.Context, opts testcluster.Options
 
 // TestUploadSurvivesNodeLoss: gotd's uploader stores a small file (upload.saveFilePart) and a big one
 // (upload.saveBigFilePart) through one node of three real processes; every part reads back byte for byte after
-// kill -9 of another node. A file uploaded while that node is down (a mirror on the two others) reads back after
+// kill -9 of another node, and a file goes up and down while a node is stopped (SIGSTOP: a partition). A file
+// uploaded while that node is down (a mirror on the two others) reads back after
 // it returns and the node the client used is killed. Parts are read through the store with the debug API's
 // /debug/files (no download method exists yet). files/DESIGN.md invariants 1 and 4.
 func TestUploadSurvivesNodeLoss(t *testing.T) {
@@ -147,6 +148,18 @@ func TestUploadSurvivesNodeLoss(t *testing.T) {
 	toDocument(&small)
 	toDocument(&big)
 	download(dev.API, small, big)
+
+	// A partition, not a crash: node 2 stopped (SIGSTOP) neither answers nor refuses. The upload and the
+	// download through node 0 go on without it (the first part waits one timeout, the rest leave node 2 out).
+	if err := c.Pause(2); err != nil {
+		t.Fatal(err)
+	}
+	partitioned := upload("partitioned.bin", 600<<10)
+	toDocument(&partitioned)
+	download(dev.API, partitioned)
+	if err := c.Resume(2); err != nil {
+		t.Fatal(err)
+	}
 
 	// messages.sendMedia: the uploader sends the small file to user B (a device on node 1, another shard's user
 	// possibly); B's history holds the message with the document and the caption, and B downloads it.

@@ -49,7 +49,7 @@ var (
 	errOffsetInvalid    = handler.BadRequest("OFFSET_INVALID")
 	errMimeTypeInvalid  = handler.BadRequest("MIME_TYPE_INVALID")
 	errFileIDInvalid    = handler.BadRequest("FILE_ID_INVALID")
-	errPartMissingFirst = "FILE_PART_%d_MISSING"
+	partMissingFormat = "FILE_PART_%d_MISSING"
 )
 
 // locator says where a document's bytes are.
@@ -280,7 +280,7 @@ func (h *Domain) part(ctx context.Context, l locator, p int32) ([]byte, error) {
 	b, err := h.store.Get(ctx, files.Key{Owner: l.Owner, File: l.File, Part: p})
 	switch {
 	case errors.Is(err, files.ErrNotFound):
-		return nil, handler.BadRequest(fmt.Sprintf(errPartMissingFirst, p))
+		return nil, handler.BadRequest(fmt.Sprintf(partMissingFormat, p))
 	case err != nil:
 		h.log.Warn("part not read", "owner", l.Owner, "file", l.File, "part", p, "err", err)
 		return nil, handler.ErrInternal
