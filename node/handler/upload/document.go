@@ -40,16 +40,16 @@ const (
 )
 
 var (
-	errMediaInvalid     = handler.BadRequest("MEDIA_INVALID")
-	errMD5Invalid       = handler.BadRequest("MD5_CHECKSUM_INVALID")
-	errFileTooBig       = handler.BadRequest("FILE_PARTS_INVALID")
-	errLocationInvalid  = handler.BadRequest("LOCATION_INVALID")
-	errFileReference    = handler.BadRequest("FILE_REFERENCE_INVALID")
-	errLimitInvalid     = handler.BadRequest("LIMIT_INVALID")
-	errOffsetInvalid    = handler.BadRequest("OFFSET_INVALID")
-	errMimeTypeInvalid  = handler.BadRequest("MIME_TYPE_INVALID")
-	errFileIDInvalid    = handler.BadRequest("FILE_ID_INVALID")
-	partMissingFormat = "FILE_PART_%d_MISSING"
+	errMediaInvalid    = handler.BadRequest("MEDIA_INVALID")
+	errMD5Invalid      = handler.BadRequest("MD5_CHECKSUM_INVALID")
+	errFileTooBig      = handler.BadRequest("FILE_PARTS_INVALID")
+	errLocationInvalid = handler.BadRequest("LOCATION_INVALID")
+	errFileReference   = handler.BadRequest("FILE_REFERENCE_INVALID")
+	errLimitInvalid    = handler.BadRequest("LIMIT_INVALID")
+	errOffsetInvalid   = handler.BadRequest("OFFSET_INVALID")
+	errMimeTypeInvalid = handler.BadRequest("MIME_TYPE_INVALID")
+	errFileIDInvalid   = handler.BadRequest("FILE_ID_INVALID")
+	partMissingFormat  = "FILE_PART_%d_MISSING"
 )
 
 // locator says where a document's bytes are.
