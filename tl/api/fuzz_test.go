@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"compress/zlib"
 	"flag"
 	"fmt"
 	"os"
@@ -64,6 +65,16 @@ func FuzzGzipPacked(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(gz.Data)
+		// The same object as a zlib stream (what mtcute sends).
+		plain, err := tl.Marshal(o)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var z bytes.Buffer
+		zw := zlib.NewWriter(&z)
+		_, _ = zw.Write(plain)
+		_ = zw.Close()
+		f.Add(z.Bytes())
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in, err := tl.Marshal(&tl.GzipPacked{Data: data})
