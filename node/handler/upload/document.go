@@ -213,15 +213,15 @@ func (h *Domain) MessageMedia(ctx context.Context, c *handler.Call, media api.In
 	return &api.MessageMediaDocument{Document: doc}, nil
 }
 
-// upload is a checked uploaded file: where its bytes are, and the name the client gave it.
-type upload struct {
+// checkedUpload is an uploaded file checkUpload accepted: where its bytes are, and the name the client gave it.
+type checkedUpload struct {
 	loc  locator
 	name string
 }
 
 // checkUpload checks an uploaded file: its first and last part exist, the part size is one Telegram allows, a
 // small file is at most 10 MiB, and the MD5 matches if the client gave one.
-func (h *Domain) checkUpload(ctx context.Context, c *handler.Call, f api.InputFileClass) (upload, error) {
+func (h *Domain) checkUpload(ctx context.Context, c *handler.Call, f api.InputFileClass) (checkedUpload, error) {
 	var (
 		fileID int64
 		parts  int32
@@ -235,44 +235,44 @@ func (h *Domain) checkUpload(ctx context.Context, c *handler.Call, f api.InputFi
 	case *api.InputFileBig:
 		fileID, parts, name, big = f.ID, f.Parts, f.Name, true
 	default:
-		return upload{}, errMediaInvalid
+		return checkedUpload{}, errMediaInvalid
 	}
 	if parts < 1 || (!big && parts > maxSmallParts) || (big && parts > maxBigParts) {
-		return upload{}, errPartsInvalid
+		return checkedUpload{}, errPartsInvalid
 	}
 	l := locator{Owner: c.UserID, File: fileID, Parts: parts}
 	first, err := h.part(ctx, l, 0)
 	if err != nil {
-		return upload{}, err
+		return checkedUpload{}, err
 	}
 	l.PartSize, l.Size = int32(len(first)), int64(len(first))
 	if parts > 1 {
 		if len(first)%partUnit != 0 || files.MaxPart%len(first) != 0 {
-			return upload{}, errPartSizeInvalid
+			return checkedUpload{}, errPartSizeInvalid
 		}
 		last, err := h.part(ctx, l, parts-1)
 		if err != nil {
-			return upload{}, err
+			return checkedUpload{}, err
 		}
 		if len(last) > len(first) {
-			return upload{}, errPartSizeInvalid
+			return checkedUpload{}, errPartSizeInvalid
 		}
 		l.Size = int64(parts-1)*int64(len(first)) + int64(len(last))
 	}
 	if !big && l.Size > maxSmallFile {
-		return upload{}, errFileTooBig
+		return checkedUpload{}, errFileTooBig
 	}
 	if sum != "" {
 		// A small file's MD5 covers every part: reading them also proves none is missing.
 		m := md5.New()
 		if _, err := io.Copy(m, h.reader(ctx, l)); err != nil {
-			return upload{}, err
+			return checkedUpload{}, err
 		}
 		if !strings.EqualFold(hex.EncodeToString(m.Sum(nil)), sum) {
-			return upload{}, errMD5Invalid
+			return checkedUpload{}, errMD5Invalid
 		}
 	}
-	return upload{loc: l, name: name}, nil
+	return checkedUpload{loc: l, name: name}, nil
 }
 
 // part reads part p of an uploaded file; FILE_PART_<p>_MISSING if no node has it, 500 if too few nodes answer.

@@ -71,9 +71,6 @@ func New(d messenger.Deps) (messenger.Domain, error) {
 	return h, nil
 }
 
-// Store is the cluster's chunk store as this node reaches it.
-func (h *Domain) Store() *files.Store { return h.store }
-
 // nodes lists the cluster's members as the store's nodes: this one directly, the others over RPC.
 func (h *Domain) nodes() []files.Node {
 	peers := h.n.Peers()
